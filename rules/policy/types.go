@@ -1,0 +1,53 @@
+// Package policy is HallMonitor's policy model: zones, roles, schedules, the school
+// calendar, first-match rules, exemptions, and Evaluate.
+//
+// Pure logic: no I/O and no clock. The time of every decision is an argument.
+package policy
+
+import "time"
+
+// Pos is a position in a configuration file (1-based). The zero Pos means unknown.
+type Pos struct {
+	Line int `json:"line"`
+	Col  int `json:"col"`
+}
+
+// Decision is what the policy says about one device, in one zone, at one instant.
+type Decision struct {
+	Action    string   `json:"action"`    // allow | alert | block
+	Severity  string   `json:"severity"`  // info | low | medium | high | critical
+	Rule      string   `json:"rule"`      // name of the rule that matched, "default" when none did
+	Clauses   []string `json:"clauses"`   // clause IDs from policy-requirements.md, e.g. "OSS-2.2"
+	Reason    string   `json:"reason"`    // one sentence a DSL can read
+	Exemption string   `json:"exemption"` // ID of the exemption that changed the outcome, "" if none
+}
+
+// Breach reports whether the decision is one a DSL should hear about.
+func (d Decision) Breach() bool { return d.Action == ActionAlert || d.Action == ActionBlock }
+
+// Actions.
+const (
+	ActionAllow = "allow"
+	ActionAlert = "alert"
+	ActionBlock = "block"
+)
+
+// Input is the device side of a decision.
+type Input struct {
+	MAC      string // lower-case colon form
+	Zone     string // zone name, "" when unknown
+	ZoneType string // reception, staffroom, slt-office, office, meeting-room, car-park, teaching, pupil-area, exam-room, guest, unknown
+	Role     string // pupil, staff-direct, staff-office, slt, governor, visitor, contractor, volunteer, key-personnel, external-agency, "" when unknown
+	Kind     string // fingerprint kind: phone, tablet, smartwatch, ...
+	Managed  bool   // on the school register
+}
+
+// The engine calls, on a loaded *Policy:
+//
+//	(p *Policy) Evaluate(in Input, at time.Time) Decision
+//	(p *Policy) ZoneFor(vlan uint16, ip netip.Addr) (name, zoneType string)   // "" , "unknown" when none matches
+//	(p *Policy) RoleForNetwork(vlan uint16, ip netip.Addr) string          // role implied by the network joined
+//	(p *Policy) Registered(mac string) (RegisterEntry, bool)             // school register lookup
+//	(p *Policy) NextEdge(after time.Time) time.Time                       // next instant any decision can change
+//	(p *Policy) Location() *time.Location
+var _ = time.Time{}
