@@ -51,3 +51,16 @@ type Input struct {
 //	(p *Policy) NextEdge(after time.Time) time.Time                       // next instant any decision can change
 //	(p *Policy) Location() *time.Location
 var _ = time.Time{}
+
+// RegisterEntry is one device on the school register (imported from Intune, Jamf,
+// Google Admin, or listed in the config). A register entry names a device's role
+// and whether the school manages it.
+type RegisterEntry struct {
+	MAC      string `yaml:"mac" json:"mac"`
+	Role     string `yaml:"role" json:"role"`
+	Owner    string `yaml:"owner" json:"owner"`
+	AssetTag string `yaml:"asset_tag" json:"asset_tag"`
+	Kind     string `yaml:"kind" json:"kind"` // what the register says it is (laptop, tablet, phone, ...)
+	Managed  bool   `yaml:"managed" json:"managed"`
+	Pos      Pos    `yaml:"-" json:"-"`
+}
