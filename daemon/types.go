@@ -46,6 +46,8 @@ type Observation struct {
 	DHCP      *fingerprint.DHCP
 	DNSName   string // query name without trailing dot, lower case
 	Hostname  string // mDNS / other host name evidence
+
+	barrier chan struct{} // internal: closed by the loop when reached (queue flush)
 }
 
 // Device is the live view of one device. The JSON names are a stable contract

@@ -1,0 +1,678 @@
+// Package daemon is HallMonitor's core: the single writer loop that turns
+// observations into devices, zones, policy decisions and alert episodes.
+//
+// It imports rules/ (pure logic) and declares the small interfaces it needs from
+// the world (AlertStore, Clock, Source, Policy); cmd/ wires adapters into it.
+// daemon never imports adapters/.
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"github.com/oklog/ulid/v2"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hallmonitor/hallmonitor/rules/fingerprint"
+	"github.com/hallmonitor/hallmonitor/rules/policy"
+)
+
+// Policy is what the engine needs of a loaded policy (rules/policy.*Policy).
+type Policy interface {
+	Evaluate(in policy.Input, at time.Time) policy.Decision
+	ZoneFor(vlan uint16, ip netip.Addr) (name, zoneType string)
+	RoleForNetwork(vlan uint16, ip netip.Addr) string
+	Registered(mac string) (policy.RegisterEntry, bool)
+	NextEdge(after time.Time) time.Time
+}
+
+// Source produces observations until its input ends or ctx is cancelled.
+type Source interface {
+	Run(ctx context.Context, out chan<- Observation) error
+}
+
+// Classifier turns a device's signals into a profile (rules/fingerprint.Classify).
+type Classifier func(fingerprint.Signals) fingerprint.Profile
+
+// Defaults.
+const (
+	DefaultMaxDevices  = 20000
+	DefaultAbsentAfter = 2 * time.Hour
+	maxDNSNames        = 32
+)
+
+// Options configure an Engine.
+type Options struct {
+	SiteID   string
+	Policy   Policy
+	Classify Classifier
+	Store    AlertStore
+	Clock    Clock // nil → SystemClock
+	Logger   *zap.Logger
+	Metrics  *Metrics
+	Sources  map[string]Source // name → source
+
+	// StopWhenSourcesDone ends Run once every source has returned (replay).
+	StopWhenSourcesDone bool
+	// MaxDevices caps live state (a flood of random MACs must not grow memory
+	// without bound); the least recently seen device without an open alert goes.
+	MaxDevices int
+	// AbsentAfter is the silence after which a device is taken to have left its zone.
+	AbsentAfter time.Duration
+}
+
+// Engine owns the live state. Only its loop goroutine writes; everyone else reads
+// memdb snapshots or goes through its methods.
+type Engine struct {
+	o       Options
+	log     *zap.Logger
+	m       *Metrics
+	db      *memdb.MemDB
+	broker  *broker
+	obs     chan Observation
+	reloads chan Policy
+
+	// Owned by the loop goroutine.
+	policy   Policy
+	episodes map[string]*Alert // MAC → open alert episode
+
+	lastObs    atomic.Int64 // unix nanos (wall clock) of the last observation applied
+	started    atomic.Bool
+	stopped    atomic.Bool
+	storeMu    sync.Mutex // serialises alert state changes from the dashboard
+	sourceErrs sync.Map   // source name → last error string
+}
+
+// New builds an engine. Call Run to start it.
+func New(o Options) (*Engine, error) {
+	if o.Policy == nil {
+		return nil, errors.New("daemon: no policy")
+	}
+	if o.Classify == nil {
+		return nil, errors.New("daemon: no classifier")
+	}
+	if o.Store == nil {
+		return nil, errors.New("daemon: no alert store")
+	}
+	if o.Clock == nil {
+		o.Clock = SystemClock{}
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	if o.MaxDevices <= 0 {
+		o.MaxDevices = DefaultMaxDevices
+	}
+	if o.AbsentAfter <= 0 {
+		o.AbsentAfter = DefaultAbsentAfter
+	}
+	db, err := newStateDB()
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{
+		o:        o,
+		log:      o.Logger,
+		m:        o.Metrics,
+		db:       db,
+		obs:      make(chan Observation, 4096),
+		reloads:  make(chan Policy),
+		policy:   o.Policy,
+		episodes: map[string]*Alert{},
+	}
+	e.broker = newBroker(e.m.EventsDropped.Inc)
+	return e, nil
+}
+
+// Metrics returns the engine's metrics.
+func (e *Engine) Metrics() *Metrics { return e.m }
+
+// Run starts the sources and the loop, and returns when ctx is cancelled (or, with
+// StopWhenSourcesDone, when every source has finished and its observations are applied).
+func (e *Engine) Run(ctx context.Context) error {
+	if !e.started.CompareAndSwap(false, true) {
+		return errors.New("daemon: engine already running")
+	}
+	defer e.stopped.Store(true)
+	if err := e.resumeEpisodes(ctx); err != nil {
+		return err
+	}
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+
+	var loop errgroup.Group
+	loop.Go(func() error { return e.loop(loopCtx) })
+
+	srcs, srcCtx := errgroup.WithContext(ctx)
+	for name, src := range e.o.Sources {
+		srcs.Go(func() error {
+			err := src.Run(srcCtx, e.obs)
+			if err != nil && !errors.Is(err, context.Canceled) {
+				e.sourceErrs.Store(name, err.Error())
+				return fmt.Errorf("source %s: %w", name, err)
+			}
+			e.log.Info("source finished", zap.String("source", name))
+			return nil
+		})
+	}
+	srcErr := srcs.Wait()
+	if srcErr != nil {
+		e.log.Error("source failed", zap.Error(srcErr))
+	}
+	if e.o.StopWhenSourcesDone || srcErr != nil {
+		// Drain what the sources produced, then stop the loop.
+		e.drain(ctx)
+		stopLoop()
+	} else {
+		<-ctx.Done()
+	}
+	if err := loop.Wait(); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return srcErr
+}
+
+// drain waits until the observation queue is empty (bounded by ctx).
+func (e *Engine) drain(ctx context.Context) {
+	done := make(chan struct{})
+	select {
+	case e.obs <- Observation{Kind: obsBarrier, Hostname: "", DNSName: "", MAC: "", DHCP: nil, barrier: done}:
+	case <-ctx.Done():
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// obsBarrier is an internal observation kind used to flush the queue.
+const obsBarrier ObsKind = 255
+
+// Reload swaps in a new policy; every device is re-evaluated against it. It returns
+// once the loop has taken it (or ctx ends).
+func (e *Engine) Reload(ctx context.Context, p Policy) error {
+	select {
+	case e.reloads <- p:
+		e.m.Reloads.WithLabelValues("ok").Inc()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Engine) loop(ctx context.Context) error {
+	housekeeping := time.NewTicker(time.Second)
+	defer housekeeping.Stop()
+	for {
+		now := e.o.Clock.Now()
+		edgeAt := e.policy.NextEdge(now)
+		var edgeC <-chan time.Time
+		stopEdge := func() bool { return false }
+		if !edgeAt.IsZero() {
+			edgeC, stopEdge = e.o.Clock.Timer(edgeAt)
+		}
+		select {
+		case <-ctx.Done():
+			stopEdge()
+			return ctx.Err()
+		case o := <-e.obs:
+			stopEdge()
+			if o.Kind == obsBarrier {
+				close(o.barrier)
+				continue
+			}
+			e.apply(ctx, o)
+		case p := <-e.reloads:
+			stopEdge()
+			e.policy = p
+			e.log.Info("policy reloaded; re-evaluating every device")
+			e.reevaluateAll(ctx, e.o.Clock.Now())
+		case <-edgeC:
+			e.m.Reevaluations.Inc()
+			at := e.o.Clock.Now()
+			if at.Before(edgeAt) {
+				at = edgeAt
+			}
+			e.log.Info("schedule edge: re-evaluating every device", zap.Time("at", at))
+			e.reevaluateAll(ctx, at)
+		case <-housekeeping.C:
+			stopEdge()
+			e.ageOut(ctx, e.o.Clock.Now())
+		}
+	}
+}
+
+// Observe hands one observation to the loop (for sources that are not Source).
+func (e *Engine) Observe(ctx context.Context, o Observation) error {
+	select {
+	case e.obs <- o:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (e *Engine) apply(ctx context.Context, o Observation) {
+	start := time.Now()
+	defer func() { e.m.LoopSeconds.Observe(time.Since(start).Seconds()) }()
+	e.lastObs.Store(time.Now().UnixNano())
+	e.m.Observations.WithLabelValues(o.Kind.String()).Inc()
+	if o.MAC == "" {
+		return
+	}
+	txn := e.db.Txn(false)
+	raw, _ := txn.First(tableDevices, "id", o.MAC)
+	txn.Abort()
+	var d Device
+	fresh := raw == nil
+	if fresh {
+		if e.count() >= e.o.MaxDevices {
+			e.evictOne()
+		}
+		d = Device{MAC: o.MAC, FirstSeen: o.At, Kind: "unknown", OS: "unknown"}
+	} else {
+		d = cloneDevice(raw.(*Device))
+	}
+	if o.At.After(d.LastSeen) {
+		d.LastSeen = o.At
+	}
+	signalsChanged := fresh
+	locationChanged := fresh
+	if o.VLAN != 0 && o.VLAN != d.VLAN {
+		d.VLAN = o.VLAN
+		locationChanged = true
+	}
+	if o.IP.IsValid() && o.IP.Is4() && !o.IP.IsUnspecified() && o.IP.String() != d.IP {
+		d.IP = o.IP.String()
+		locationChanged = true
+	}
+	if o.TTL != 0 && o.TTL != d.TTL && o.Kind != ObsDHCP {
+		d.TTL = o.TTL
+		signalsChanged = true
+	}
+	switch o.Kind {
+	case ObsDHCP:
+		if o.DHCP != nil && isClientMessage(o.DHCP.MessageType) {
+			d.DHCP = o.DHCP
+			signalsChanged = true
+			if h := o.DHCP.Hostname; h != "" && h != d.Hostname {
+				d.Hostname = h
+			}
+		}
+	case ObsDNS:
+		if o.DNSName != "" && !slices.Contains(d.DNSNames, o.DNSName) {
+			d.DNSNames = append(d.DNSNames, o.DNSName)
+			if len(d.DNSNames) > maxDNSNames {
+				d.DNSNames = d.DNSNames[len(d.DNSNames)-maxDNSNames:]
+			}
+			signalsChanged = true
+		}
+	}
+	if o.Hostname != "" && d.Hostname == "" {
+		d.Hostname = o.Hostname
+		signalsChanged = true
+	}
+	if signalsChanged {
+		e.classify(&d)
+	}
+	if locationChanged || signalsChanged || d.Zone == "" {
+		e.locate(&d)
+	}
+	e.decide(ctx, &d, o.At)
+	e.put(&d)
+}
+
+func isClientMessage(t uint8) bool {
+	switch t {
+	case 1, 3, 4, 7, 8: // DISCOVER, REQUEST, DECLINE, RELEASE, INFORM
+		return true
+	}
+	return false
+}
+
+func (e *Engine) classify(d *Device) {
+	p := e.o.Classify(fingerprint.Signals{MAC: d.MAC, DHCP: d.DHCP, DNSNames: d.DNSNames, TTL: d.TTL, Hostname: d.Hostname})
+	e.m.Classified.Inc()
+	d.Kind, d.OS, d.Vendor = orUnknown(p.Kind), orUnknown(p.OS), p.Vendor
+	d.Confidence, d.RandomizedMAC, d.Evidence = p.Confidence, p.RandomizedMAC, p.Evidence
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// locate resolves zone and role from the policy and the register.
+func (e *Engine) locate(d *Device) {
+	var ip netip.Addr
+	if d.IP != "" {
+		ip, _ = netip.ParseAddr(d.IP)
+	}
+	d.Zone, d.ZoneType = e.policy.ZoneFor(d.VLAN, ip)
+	if reg, ok := e.policy.Registered(d.MAC); ok {
+		d.Managed = reg.Managed
+		d.Role = reg.Role
+	} else {
+		d.Managed = false
+		d.Role = ""
+	}
+	if d.Role == "" {
+		d.Role = e.policy.RoleForNetwork(d.VLAN, ip)
+	}
+}
+
+// decide evaluates the policy and opens or closes the device's alert episode.
+func (e *Engine) decide(ctx context.Context, d *Device, at time.Time) {
+	dec := e.policy.Evaluate(policy.Input{
+		MAC: d.MAC, Zone: d.Zone, ZoneType: d.ZoneType, Role: d.Role, Kind: d.Kind, Managed: d.Managed,
+	}, at)
+	if dec.Action != d.Decision.Action || dec.Rule != d.Decision.Rule {
+		e.m.Decisions.WithLabelValues(dec.Action).Inc()
+	}
+	d.Decision = dec
+	open := e.episodes[d.MAC]
+	if dec.Breach() {
+		if open != nil && open.Rule == dec.Rule && open.Zone == d.Zone {
+			return // same episode goes on
+		}
+		if open != nil {
+			e.closeEpisode(ctx, open, at)
+		}
+		e.openEpisode(ctx, d, dec, at)
+		return
+	}
+	if open != nil {
+		e.closeEpisode(ctx, open, at)
+	}
+}
+
+func (e *Engine) openEpisode(ctx context.Context, d *Device, dec policy.Decision, at time.Time) {
+	a := Alert{
+		ID:       ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String(),
+		SiteID:   e.o.SiteID,
+		State:    AlertNew,
+		Severity: dec.Severity,
+		Action:   dec.Action,
+		OpenedAt: at.UTC(),
+		Device:   AlertDevice{MAC: d.MAC, Kind: d.Kind, OS: d.OS, Hostname: d.Hostname, Role: d.Role},
+		Zone:     d.Zone,
+		Rule:     dec.Rule,
+		Clauses:  slices.Clone(dec.Clauses),
+		Reason:   dec.Reason,
+	}
+	// Durable first: nobody hears of an alert the store has not committed. On a
+	// store error the episode stays unopened and is retried at the next evaluation.
+	if err := e.o.Store.InsertAlert(ctx, a); err != nil {
+		e.m.StoreErrors.Inc()
+		e.log.Error("alert not stored; will retry", zap.String("mac", d.MAC), zap.String("rule", dec.Rule), zap.Error(err))
+		return
+	}
+	e.episodes[d.MAC] = &a
+	e.m.AlertsOpened.WithLabelValues(a.Severity).Inc()
+	e.log.Warn("alert opened",
+		zap.String("alert", a.ID), zap.String("severity", a.Severity), zap.String("rule", a.Rule),
+		zap.Strings("clauses", a.Clauses), zap.String("zone", a.Zone), zap.String("kind", a.Device.Kind),
+		zap.String("role", a.Device.Role))
+	e.broker.publish(Event{Type: "alert.opened", Alert: &a, MAC: d.MAC})
+}
+
+func (e *Engine) closeEpisode(ctx context.Context, a *Alert, at time.Time) {
+	if err := e.o.Store.CloseAlert(ctx, a.ID, at.UTC()); err != nil {
+		e.m.StoreErrors.Inc()
+		e.log.Error("alert close not stored; will retry", zap.String("alert", a.ID), zap.Error(err))
+		return
+	}
+	delete(e.episodes, a.Device.MAC)
+	closed := *a
+	t := at.UTC()
+	closed.ClosedAt = &t
+	e.m.AlertsClosed.Inc()
+	e.log.Info("alert closed", zap.String("alert", a.ID), zap.String("rule", a.Rule))
+	e.broker.publish(Event{Type: "alert.closed", Alert: &closed, MAC: a.Device.MAC})
+}
+
+// resumeEpisodes reloads episodes left open by a previous run, so a restart does
+// not open a duplicate alert for a breach that is still going on.
+func (e *Engine) resumeEpisodes(ctx context.Context) error {
+	open, err := e.o.Store.OpenAlerts(ctx)
+	if err != nil {
+		return fmt.Errorf("daemon: resume open alerts: %w", err)
+	}
+	for i := range open {
+		a := open[i]
+		e.episodes[a.Device.MAC] = &a
+	}
+	if len(open) > 0 {
+		e.log.Info("resumed open alert episodes", zap.Int("count", len(open)))
+	}
+	return nil
+}
+
+func (e *Engine) reevaluateAll(ctx context.Context, at time.Time) {
+	for _, d := range e.snapshot() {
+		dc := cloneDevice(d)
+		e.locate(&dc)
+		e.decide(ctx, &dc, at)
+		e.put(&dc)
+	}
+}
+
+// ageOut takes devices silent for longer than AbsentAfter out of their zone (their
+// episode closes); they stay listed until evicted.
+func (e *Engine) ageOut(ctx context.Context, now time.Time) {
+	for _, d := range e.snapshot() {
+		if d.Zone == "" || now.Sub(d.LastSeen) < e.o.AbsentAfter {
+			continue
+		}
+		dc := cloneDevice(d)
+		dc.Zone, dc.ZoneType = "", "unknown"
+		if a := e.episodes[dc.MAC]; a != nil {
+			e.closeEpisode(ctx, a, now)
+		}
+		dc.Decision = policy.Decision{Action: policy.ActionAllow, Rule: "absent", Reason: "Device not seen for " + e.o.AbsentAfter.String() + "; taken to have left."}
+		e.put(&dc)
+	}
+}
+
+func (e *Engine) put(d *Device) {
+	txn := e.db.Txn(true)
+	if err := txn.Insert(tableDevices, d); err != nil {
+		txn.Abort()
+		e.log.Error("live state insert", zap.String("mac", d.MAC), zap.Error(err))
+		return
+	}
+	txn.Commit()
+	e.m.Devices.Set(float64(e.count()))
+}
+
+func (e *Engine) count() int {
+	txn := e.db.Txn(false)
+	defer txn.Abort()
+	it, err := txn.Get(tableDevices, "id")
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		n++
+	}
+	return n
+}
+
+func (e *Engine) evictOne() {
+	var victim *Device
+	for _, d := range e.snapshot() {
+		if e.episodes[d.MAC] != nil {
+			continue
+		}
+		if victim == nil || d.LastSeen.Before(victim.LastSeen) {
+			victim = d
+		}
+	}
+	if victim == nil {
+		return
+	}
+	txn := e.db.Txn(true)
+	if err := txn.Delete(tableDevices, victim); err != nil {
+		txn.Abort()
+		return
+	}
+	txn.Commit()
+	e.m.DevicesDropped.Inc()
+}
+
+func (e *Engine) snapshot() []*Device {
+	txn := e.db.Txn(false)
+	defer txn.Abort()
+	it, err := txn.Get(tableDevices, "id")
+	if err != nil {
+		return nil
+	}
+	var out []*Device
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, obj.(*Device))
+	}
+	return out
+}
+
+func cloneDevice(d *Device) Device {
+	c := *d
+	c.DNSNames = slices.Clone(d.DNSNames)
+	c.Evidence = slices.Clone(d.Evidence)
+	c.Decision.Clauses = slices.Clone(d.Decision.Clauses)
+	return c
+}
+
+// Devices returns a consistent snapshot of every live device, sorted by MAC.
+func (e *Engine) Devices() []Device {
+	snap := e.snapshot()
+	out := make([]Device, 0, len(snap))
+	for _, d := range snap {
+		out = append(out, cloneDevice(d))
+	}
+	return out
+}
+
+// DevicesInZone returns the devices currently in the named zone.
+func (e *Engine) DevicesInZone(zone string) []Device {
+	txn := e.db.Txn(false)
+	defer txn.Abort()
+	it, err := txn.Get(tableDevices, "zone", zone)
+	if err != nil {
+		return nil
+	}
+	var out []Device
+	for obj := it.Next(); obj != nil; obj = it.Next() {
+		out = append(out, cloneDevice(obj.(*Device)))
+	}
+	return out
+}
+
+// DeviceByIP returns the device holding ip, if any.
+func (e *Engine) DeviceByIP(ip string) (Device, bool) {
+	txn := e.db.Txn(false)
+	defer txn.Abort()
+	obj, err := txn.First(tableDevices, "ip", ip)
+	if err != nil || obj == nil {
+		return Device{}, false
+	}
+	return cloneDevice(obj.(*Device)), true
+}
+
+// Subscribe returns live events committed after the call.
+func (e *Engine) Subscribe() (<-chan Event, func()) { return e.broker.subscribe() }
+
+// Health reports whether the engine runs, with details for /healthz.
+func (e *Engine) Health() (bool, map[string]any) {
+	detail := map[string]any{"devices": e.count()}
+	if last := e.lastObs.Load(); last > 0 {
+		detail["last_observation"] = time.Unix(0, last).UTC().Format(time.RFC3339)
+	}
+	errs := map[string]string{}
+	e.sourceErrs.Range(func(k, v any) bool { errs[k.(string)] = v.(string); return true })
+	if len(errs) > 0 {
+		detail["source_errors"] = errs
+	}
+	running := e.started.Load() && !e.stopped.Load()
+	detail["running"] = running
+	return running, detail
+}
+
+// Outcomes a DSL can record when resolving an alert.
+var Outcomes = []string{"device-handed-in", "permitted-exemption", "emergency-call", "false-positive", "other"}
+
+// AcknowledgeAlert moves an alert from new to acknowledged, audited.
+func (e *Engine) AcknowledgeAlert(ctx context.Context, id, actor, note string) (Alert, error) {
+	return e.changeAlert(ctx, id, actor, "alert.acknowledge", func(a *Alert, now time.Time) error {
+		if a.State != AlertNew {
+			return fmt.Errorf("alert %s is %s, not new", id, a.State)
+		}
+		a.State, a.AcknowledgedBy, a.AcknowledgedAt = AlertAcknowledged, actor, &now
+		if note != "" {
+			a.Note = note
+		}
+		return nil
+	})
+}
+
+// ResolveAlert resolves an alert with an outcome and a note, audited.
+func (e *Engine) ResolveAlert(ctx context.Context, id, actor, outcome, note string) (Alert, error) {
+	return e.changeAlert(ctx, id, actor, "alert.resolve", func(a *Alert, now time.Time) error {
+		if a.State == AlertResolved {
+			return fmt.Errorf("alert %s is already resolved", id)
+		}
+		if !slices.Contains(Outcomes, outcome) {
+			return fmt.Errorf("unknown outcome %q (want one of %v)", outcome, Outcomes)
+		}
+		if a.State == AlertNew {
+			a.AcknowledgedBy, a.AcknowledgedAt = actor, &now
+		}
+		a.State, a.ResolvedBy, a.ResolvedAt, a.Outcome, a.Note = AlertResolved, actor, &now, outcome, note
+		return nil
+	})
+}
+
+func (e *Engine) changeAlert(ctx context.Context, id, actor, action string, change func(*Alert, time.Time) error) (Alert, error) {
+	e.storeMu.Lock()
+	defer e.storeMu.Unlock()
+	a, err := e.o.Store.GetAlert(ctx, id)
+	if err != nil {
+		return Alert{}, fmt.Errorf("daemon: %s: %w", action, err)
+	}
+	before, _ := json.Marshal(alertState(a))
+	now := time.Now().UTC()
+	if err := change(&a, now); err != nil {
+		return Alert{}, fmt.Errorf("daemon: %s: %w", action, err)
+	}
+	if err := e.o.Store.UpdateAlert(ctx, a); err != nil {
+		return Alert{}, fmt.Errorf("daemon: %s: %w", action, err)
+	}
+	after, _ := json.Marshal(alertState(a))
+	if err := e.o.Store.AppendAudit(ctx, AuditEntry{
+		SiteID: e.o.SiteID, At: now, Actor: actor, Action: action, Target: id, Before: string(before), After: string(after),
+	}); err != nil {
+		return Alert{}, fmt.Errorf("daemon: audit %s: %w", action, err)
+	}
+	e.log.Info("alert updated", zap.String("alert", id), zap.String("action", action), zap.String("actor", actor), zap.String("state", a.State))
+	e.broker.publish(Event{Type: "alert.updated", Alert: &a, MAC: a.Device.MAC})
+	return a, nil
+}
+
+func alertState(a Alert) map[string]any {
+	return map[string]any{"state": a.State, "outcome": a.Outcome, "note": a.Note}
+}
