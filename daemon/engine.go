@@ -68,6 +68,10 @@ type Options struct {
 	MaxDevices int
 	// AbsentAfter is the silence after which a device is taken to have left its zone.
 	AbsentAfter time.Duration
+	// FollowPacketTime makes observation timestamps the engine's clock (replay of a
+	// capture): schedule edges between two packets are applied when the later packet
+	// arrives, and no wall-clock timer runs.
+	FollowPacketTime bool
 }
 
 // Engine owns the live state. Only its loop goroutine writes; everyone else reads
@@ -84,6 +88,8 @@ type Engine struct {
 	// Owned by the loop goroutine.
 	policy   Policy
 	episodes map[string]*Alert // MAC → open alert episode
+	fleetAt  time.Time         // every device has been evaluated at this instant
+	latest   time.Time         // newest observation time seen
 
 	lastObs    atomic.Int64 // unix nanos (wall clock) of the last observation applied
 	started    atomic.Bool
@@ -216,13 +222,18 @@ func (e *Engine) Reload(ctx context.Context, p Policy) error {
 func (e *Engine) loop(ctx context.Context) error {
 	housekeeping := time.NewTicker(time.Second)
 	defer housekeeping.Stop()
+	if !e.o.FollowPacketTime {
+		e.fleetAt = e.o.Clock.Now()
+	}
 	for {
-		now := e.o.Clock.Now()
-		edgeAt := e.policy.NextEdge(now)
+		var edgeAt time.Time
 		var edgeC <-chan time.Time
 		stopEdge := func() bool { return false }
-		if !edgeAt.IsZero() {
-			edgeC, stopEdge = e.o.Clock.Timer(edgeAt)
+		if !e.o.FollowPacketTime {
+			edgeAt = e.policy.NextEdge(e.o.Clock.Now())
+			if !edgeAt.IsZero() {
+				edgeC, stopEdge = e.o.Clock.Timer(edgeAt)
+			}
 		}
 		select {
 		case <-ctx.Done():
@@ -239,7 +250,7 @@ func (e *Engine) loop(ctx context.Context) error {
 			stopEdge()
 			e.policy = p
 			e.log.Info("policy reloaded; re-evaluating every device")
-			e.reevaluateAll(ctx, e.o.Clock.Now())
+			e.reevaluateAll(ctx, e.now())
 		case <-edgeC:
 			e.m.Reevaluations.Inc()
 			at := e.o.Clock.Now()
@@ -248,11 +259,39 @@ func (e *Engine) loop(ctx context.Context) error {
 			}
 			e.log.Info("schedule edge: re-evaluating every device", zap.Time("at", at))
 			e.reevaluateAll(ctx, at)
+			e.fleetAt = at
 		case <-housekeeping.C:
 			stopEdge()
-			e.ageOut(ctx, e.o.Clock.Now())
+			e.ageOut(ctx, e.now())
 		}
 	}
+}
+
+// now is the engine's present: the clock, or the newest packet time on replay.
+func (e *Engine) now() time.Time {
+	if e.o.FollowPacketTime {
+		return e.latest
+	}
+	return e.o.Clock.Now()
+}
+
+// catchUpEdges applies schedule edges that passed before t and that no timer
+// handled (replay; or a loop busy when the timer fired). Bounded per call.
+func (e *Engine) catchUpEdges(ctx context.Context, t time.Time) {
+	if e.fleetAt.IsZero() {
+		e.fleetAt = t
+		return
+	}
+	for range 64 {
+		edge := e.policy.NextEdge(e.fleetAt)
+		if edge.IsZero() || edge.After(t) {
+			return
+		}
+		e.m.Reevaluations.Inc()
+		e.reevaluateAll(ctx, edge)
+		e.fleetAt = edge
+	}
+	e.fleetAt = t
 }
 
 // Observe hands one observation to the loop (for sources that are not Source).
@@ -273,6 +312,10 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 	if o.MAC == "" {
 		return
 	}
+	if o.At.After(e.latest) {
+		e.latest = o.At
+	}
+	e.catchUpEdges(ctx, o.At)
 	txn := e.db.Txn(false)
 	raw, _ := txn.First(tableDevices, "id", o.MAC)
 	txn.Abort()

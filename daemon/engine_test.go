@@ -188,7 +188,9 @@ func (c *manualClock) Set(t time.Time) {
 
 var day = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC) // a Monday
 
-func at(h, m int) time.Time { return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute) }
+func at(h, m int) time.Time {
+	return day.Add(time.Duration(h)*time.Hour + time.Duration(m)*time.Minute)
+}
 
 func phoneDHCP(mac, ip string, t time.Time) Observation {
 	return Observation{At: t, Kind: ObsDHCP, MAC: mac, VLAN: 30, IP: netip.MustParseAddr(ip),
@@ -388,5 +390,17 @@ func TestAcknowledgeAndResolveAreAudited(t *testing.T) {
 	}
 	if h.store.audit[1].Before == h.store.audit[1].After {
 		t.Fatal("audit entry does not show before and after")
+	}
+}
+
+func TestReplayAppliesEdgesBetweenPackets(t *testing.T) {
+	h := start(t, newMemStore(), func(o *Options) { o.FollowPacketTime = true })
+	quiet := "da:a1:19:00:00:06"
+	h.observe(t, phoneDHCP(quiet, "10.30.10.9", at(8, 10)))
+	// Another device's packet at 08:40: the quiet phone's state changed at 08:30.
+	h.observe(t, phoneDHCP("da:a1:19:00:00:07", "10.30.1.9", at(8, 40)))
+	ev := h.nextEvent(t)
+	if ev.Type != "alert.opened" || ev.Alert.Device.MAC != quiet || !ev.Alert.OpenedAt.Equal(at(8, 30)) {
+		t.Fatalf("got %+v, want the quiet phone's alert opened at 08:30", ev)
 	}
 }
