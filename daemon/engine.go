@@ -230,7 +230,9 @@ func (e *Engine) loop(ctx context.Context) error {
 		var edgeC <-chan time.Time
 		stopEdge := func() bool { return false }
 		if !e.o.FollowPacketTime {
-			edgeAt = e.policy.NextEdge(e.o.Clock.Now())
+			// From the last fleet evaluation, not from now: an edge that passed while
+			// the loop was busy fires at once instead of being skipped.
+			edgeAt = e.policy.NextEdge(e.fleetAt)
 			if !edgeAt.IsZero() {
 				edgeC, stopEdge = e.o.Clock.Timer(edgeAt)
 			}
@@ -253,13 +255,9 @@ func (e *Engine) loop(ctx context.Context) error {
 			e.reevaluateAll(ctx, e.now())
 		case <-edgeC:
 			e.m.Reevaluations.Inc()
-			at := e.o.Clock.Now()
-			if at.Before(edgeAt) {
-				at = edgeAt
-			}
-			e.log.Info("schedule edge: re-evaluating every device", zap.Time("at", at))
-			e.reevaluateAll(ctx, at)
-			e.fleetAt = at
+			e.log.Info("schedule edge: re-evaluating every device", zap.Time("at", edgeAt))
+			e.reevaluateAll(ctx, edgeAt)
+			e.fleetAt = edgeAt
 		case <-housekeeping.C:
 			stopEdge()
 			e.ageOut(ctx, e.now())
@@ -342,7 +340,7 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		d.IP = o.IP.String()
 		locationChanged = true
 	}
-	if o.TTL != 0 && o.TTL != d.TTL && o.Kind != ObsDHCP {
+	if o.TTL != 0 && o.TTL != d.TTL {
 		d.TTL = o.TTL
 		signalsChanged = true
 	}
@@ -702,14 +700,11 @@ func (e *Engine) changeAlert(ctx context.Context, id, actor, action string, chan
 	if err := change(&a, now); err != nil {
 		return Alert{}, fmt.Errorf("daemon: %s: %w", action, err)
 	}
-	if err := e.o.Store.UpdateAlert(ctx, a); err != nil {
-		return Alert{}, fmt.Errorf("daemon: %s: %w", action, err)
-	}
 	after, _ := json.Marshal(alertState(a))
-	if err := e.o.Store.AppendAudit(ctx, AuditEntry{
+	if err := e.o.Store.UpdateAlertWithAudit(ctx, a, AuditEntry{
 		SiteID: e.o.SiteID, At: now, Actor: actor, Action: action, Target: id, Before: string(before), After: string(after),
 	}); err != nil {
-		return Alert{}, fmt.Errorf("daemon: audit %s: %w", action, err)
+		return Alert{}, fmt.Errorf("daemon: %s: %w", action, err)
 	}
 	e.log.Info("alert updated", zap.String("alert", id), zap.String("action", action), zap.String("actor", actor), zap.String("state", a.State))
 	e.broker.publish(Event{Type: "alert.updated", Alert: &a, MAC: a.Device.MAC})

@@ -95,10 +95,11 @@ func (s *memStore) CloseAlert(_ context.Context, id string, at time.Time) error 
 	return nil
 }
 
-func (s *memStore) UpdateAlert(_ context.Context, a Alert) error {
+func (s *memStore) UpdateAlertWithAudit(_ context.Context, a Alert, e AuditEntry) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.alerts[a.ID] = a
+	s.audit = append(s.audit, e)
 	return nil
 }
 

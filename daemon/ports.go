@@ -14,7 +14,9 @@ var ErrNotFound = errors.New("not found")
 type AlertStore interface {
 	InsertAlert(ctx context.Context, a Alert) error
 	CloseAlert(ctx context.Context, id string, at time.Time) error
-	UpdateAlert(ctx context.Context, a Alert) error // state, acknowledgement, resolution
+	// UpdateAlertWithAudit changes an alert (state, acknowledgement, resolution) and
+	// appends its audit entry in one transaction: no change without its record.
+	UpdateAlertWithAudit(ctx context.Context, a Alert, e AuditEntry) error
 	GetAlert(ctx context.Context, id string) (Alert, error)
 	OpenAlerts(ctx context.Context) ([]Alert, error) // episodes with ClosedAt == nil, to resume after a restart
 	AppendAudit(ctx context.Context, e AuditEntry) error

@@ -1,0 +1,430 @@
+// Package config loads and validates HallMonitor's configuration file: one YAML
+// document holding the site, the policy (zones, roles, register, schedules, calendar,
+// rules, default, exemptions) and the daemon's settings.
+//
+// Validation is strict and complete: unknown keys are errors, and every problem in
+// the file is reported at once, each as FILE:LINE:COL: message.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // Europe/London must load even on hosts without a zoneinfo database
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/hallmonitor/hallmonitor/rules/calendar"
+	"github.com/hallmonitor/hallmonitor/rules/policy"
+	"github.com/hallmonitor/hallmonitor/rules/yamlstrict"
+)
+
+// Defaults.
+const (
+	DefaultTimezone   = "Europe/London"
+	DefaultMode       = ModeMonitor
+	DefaultThrottle   = 10 * time.Minute
+	DefaultListen     = "127.0.0.1:8080"
+	DefaultSessionTTL = 12 * time.Hour
+	DefaultDataDir    = "/var/lib/hallmonitor"
+	DefaultRetention  = 90 * 24 * time.Hour
+	DefaultLogLevel   = "info"
+	DefaultLogFormat  = "auto"
+)
+
+// Enforcement modes.
+const (
+	ModeMonitor = "monitor" // alert only; the firewall is never changed
+	ModeEnforce = "enforce" // block decisions become firewall rules
+)
+
+// Config is a loaded, valid configuration.
+type Config struct {
+	School      School
+	Timezone    string
+	Interfaces  []Interface
+	Policy      *policy.Policy
+	Enforcement Enforcement
+	Alerting    Alerting
+	Dashboard   Dashboard
+	Storage     Storage
+	Logging     Logging
+	Source      string // the file name it was read from
+}
+
+// School identifies the site.
+type School struct {
+	Name            string
+	SiteID          string
+	PolicyReviewDue time.Time // midnight local time; zero when not set
+}
+
+// Interface is a network interface the daemon captures on.
+type Interface struct {
+	Name string
+}
+
+// Enforcement says whether block decisions reach the firewall.
+type Enforcement struct {
+	Mode string // ModeMonitor or ModeEnforce
+}
+
+// Alerting tunes alert delivery.
+type Alerting struct {
+	Throttle time.Duration // minimum gap between notifications about one device
+}
+
+// Dashboard configures the web dashboard.
+type Dashboard struct {
+	Listen     string
+	TLSCert    string
+	TLSKey     string
+	SessionTTL time.Duration
+}
+
+// Storage configures the database.
+type Storage struct {
+	DataDir   string
+	Retention time.Duration
+}
+
+// Logging configures the daemon's logs.
+type Logging struct {
+	Level  string // debug | info | warn | error
+	Format string // auto | console | json
+}
+
+// Error is one problem in a configuration file.
+type Error struct {
+	File string
+	Line int
+	Col  int
+	Msg  string
+}
+
+// Error prints FILE:LINE:COL: message.
+func (e Error) Error() string { return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, e.Msg) }
+
+// Errors is every problem found in a configuration file, in position order.
+type Errors []Error
+
+// Error prints one problem per line.
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Unwrap lets errors.As find each Error.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// Load reads and validates the configuration file at path. An invalid file yields
+// an Errors (one per problem); an unreadable one a wrapped I/O error.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse validates data as a configuration file called name (used in error
+// positions and as Config.Source).
+func Parse(name string, data []byte) (*Config, error) {
+	root, err := yamlstrict.Parse(data)
+	if err != nil {
+		var ye yamlstrict.Error
+		if errors.As(err, &ye) {
+			return nil, Errors{{File: name, Line: ye.Line, Col: ye.Col, Msg: ye.Msg}}
+		}
+		return nil, fmt.Errorf("parse %s: %w", name, err)
+	}
+	var d yamlstrict.Decoder
+	c := &Config{
+		Source:      name,
+		Timezone:    DefaultTimezone,
+		Enforcement: Enforcement{Mode: DefaultMode},
+		Alerting:    Alerting{Throttle: DefaultThrottle},
+		Dashboard:   Dashboard{Listen: DefaultListen, SessionTTL: DefaultSessionTTL},
+		Storage:     Storage{DataDir: DefaultDataDir, Retention: DefaultRetention},
+		Logging:     Logging{Level: DefaultLogLevel, Format: DefaultLogFormat},
+	}
+	if root == nil {
+		d.ErrorAt(1, 1, "the configuration is empty")
+		return nil, withFile(name, d.Errors())
+	}
+	secs := policy.Sections{}
+	var schoolNode, tzNode *yaml.Node
+	fields := yamlstrict.Fields{
+		"school":      func(v *yaml.Node) { schoolNode = v },
+		"timezone":    func(v *yaml.Node) { tzNode = v },
+		"interfaces":  func(v *yaml.Node) { c.Interfaces = interfaces(&d, v) },
+		"enforcement": func(v *yaml.Node) { enforcement(&d, v, &c.Enforcement) },
+		"alerting":    func(v *yaml.Node) { alerting(&d, v, &c.Alerting) },
+		"dashboard":   func(v *yaml.Node) { dashboard(&d, v, &c.Dashboard) },
+		"storage":     func(v *yaml.Node) { storage(&d, v, &c.Storage) },
+		"logging":     func(v *yaml.Node) { logging(&d, v, &c.Logging) },
+	}
+	for _, k := range policy.SectionKeys {
+		fields[k] = func(v *yaml.Node) { secs[k] = v }
+	}
+	seen := d.Mapping(root, "configuration", fields)
+	if root.Kind != yaml.MappingNode {
+		return nil, withFile(name, d.Errors())
+	}
+	d.Require(root, seen, "configuration", "school", "interfaces")
+
+	loc := time.UTC
+	if tzNode != nil {
+		if s, ok := d.Scalar(tzNode, "timezone"); ok {
+			l, err := loadLocation(s.Value)
+			if err != nil {
+				d.Errorf(s, "timezone: unknown time zone %q (want an IANA name such as Europe/London)", s.Value)
+			} else {
+				c.Timezone, loc = s.Value, l
+			}
+		}
+	} else {
+		loc, _ = loadLocation(DefaultTimezone)
+	}
+	if schoolNode != nil {
+		school(&d, schoolNode, &c.School, loc)
+	}
+	c.Policy = policy.Decode(&d, secs, loc)
+	if err := d.Err(); err != nil {
+		return nil, withFile(name, err.(yamlstrict.Errors))
+	}
+	return c, nil
+}
+
+func loadLocation(name string) (*time.Location, error) {
+	if name == "" || strings.EqualFold(name, "local") {
+		return nil, errors.New("the time zone must be named")
+	}
+	return time.LoadLocation(name)
+}
+
+func withFile(name string, es yamlstrict.Errors) Errors {
+	out := make(Errors, len(es))
+	for i, e := range es {
+		out[i] = Error{File: name, Line: e.Line, Col: e.Col, Msg: e.Msg}
+	}
+	return out
+}
+
+var siteIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+func school(d *yamlstrict.Decoder, n *yaml.Node, s *School, loc *time.Location) {
+	seen := d.Mapping(n, "school", yamlstrict.Fields{
+		"name": func(v *yaml.Node) {
+			s.Name = strings.TrimSpace(d.String(v, "school name"))
+			if s.Name == "" && !yamlstrict.IsNull(d.Resolve(v)) {
+				d.Errorf(v, "school name: must not be empty")
+			}
+		},
+		"site_id": func(v *yaml.Node) {
+			sv, ok := d.Scalar(v, "school site_id")
+			if !ok {
+				return
+			}
+			if !siteIDRE.MatchString(sv.Value) {
+				d.Errorf(sv, "school site_id: %q must be lower-case letters, digits, '-' or '_' (up to 64), e.g. demo-01", sv.Value)
+				return
+			}
+			s.SiteID = sv.Value
+		},
+		"policy_review_due": func(v *yaml.Node) {
+			sv, ok := d.Scalar(v, "school policy_review_due")
+			if !ok {
+				return
+			}
+			dt, err := calendar.ParseDate(sv.Value)
+			if err != nil {
+				d.Errorf(sv, "school policy_review_due: %v", err)
+				return
+			}
+			s.PolicyReviewDue = dt.At(0, 0, loc)
+		},
+	})
+	d.Require(n, seen, "school", "name", "site_id")
+}
+
+var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,14}$`)
+
+func interfaces(d *yamlstrict.Decoder, n *yaml.Node) []Interface {
+	var out []Interface
+	d.Seq(n, "interfaces", func(it *yaml.Node) {
+		var ifc Interface
+		var nameNode *yaml.Node
+		seen := d.Mapping(it, "interface", yamlstrict.Fields{
+			"name": func(v *yaml.Node) {
+				nameNode = v
+				s, ok := d.Scalar(v, "interface name")
+				if !ok {
+					return
+				}
+				if !ifnameRE.MatchString(s.Value) {
+					d.Errorf(s, "interface name: %q is not a valid interface name (up to 15 characters, no '/' or spaces)", s.Value)
+					return
+				}
+				ifc.Name = s.Value
+			},
+		})
+		d.Require(it, seen, "interface", "name")
+		if ifc.Name == "" {
+			return
+		}
+		if slices.Contains(out, ifc) {
+			d.Errorf(nameNode, "interface %q is listed twice", ifc.Name)
+			return
+		}
+		out = append(out, ifc)
+	})
+	if r := d.Resolve(n); r != nil && (yamlstrict.IsNull(r) || r.Kind == yaml.SequenceNode && len(r.Content) == 0) {
+		d.Errorf(r, "interfaces: at least one interface is required")
+	}
+	return out
+}
+
+func oneOf(d *yamlstrict.Decoder, n *yaml.Node, what string, allowed ...string) (string, bool) {
+	s, ok := d.Scalar(n, what)
+	if !ok {
+		return "", false
+	}
+	if !slices.Contains(allowed, s.Value) {
+		d.Errorf(s, "%s: unknown value %q (want one of: %s)", what, s.Value, strings.Join(allowed, ", "))
+		return "", false
+	}
+	return s.Value, true
+}
+
+func enforcement(d *yamlstrict.Decoder, n *yaml.Node, e *Enforcement) {
+	d.Mapping(n, "enforcement", yamlstrict.Fields{
+		"mode": func(v *yaml.Node) {
+			if m, ok := oneOf(d, v, "enforcement mode", ModeMonitor, ModeEnforce); ok {
+				e.Mode = m
+			}
+		},
+	})
+}
+
+func alerting(d *yamlstrict.Decoder, n *yaml.Node, a *Alerting) {
+	d.Mapping(n, "alerting", yamlstrict.Fields{
+		"throttle": func(v *yaml.Node) {
+			if t, ok := d.Duration(v, "alerting throttle"); ok {
+				a.Throttle = t
+			}
+		},
+	})
+}
+
+func dashboard(d *yamlstrict.Decoder, n *yaml.Node, db *Dashboard) {
+	var certNode, keyNode *yaml.Node
+	d.Mapping(n, "dashboard", yamlstrict.Fields{
+		"listen": func(v *yaml.Node) {
+			s, ok := d.Scalar(v, "dashboard listen")
+			if !ok {
+				return
+			}
+			if err := checkListen(s.Value); err != nil {
+				d.Errorf(s, "dashboard listen: %v", err)
+				return
+			}
+			db.Listen = s.Value
+		},
+		"tls_cert": func(v *yaml.Node) { certNode = v; db.TLSCert = path(d, v, "dashboard tls_cert") },
+		"tls_key":  func(v *yaml.Node) { keyNode = v; db.TLSKey = path(d, v, "dashboard tls_key") },
+		"session_ttl": func(v *yaml.Node) {
+			if t, ok := d.Duration(v, "dashboard session_ttl"); ok {
+				if t < time.Minute {
+					d.Errorf(v, "dashboard session_ttl: must be at least 1m")
+					return
+				}
+				db.SessionTTL = t
+			}
+		},
+	})
+	if (certNode == nil) != (keyNode == nil) {
+		at := certNode
+		if at == nil {
+			at = keyNode
+		}
+		d.Errorf(at, "dashboard: tls_cert and tls_key must be given together")
+	}
+}
+
+func checkListen(s string) error {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return fmt.Errorf("%q is not host:port (e.g. 127.0.0.1:8080)", s)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("%q: port must be 1-65535", s)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("%q: invalid host", s)
+	}
+	return nil
+}
+
+func path(d *yamlstrict.Decoder, n *yaml.Node, what string) string {
+	s, ok := d.Scalar(n, what)
+	if !ok {
+		return ""
+	}
+	if !filepath.IsAbs(s.Value) {
+		d.Errorf(s, "%s: %q must be an absolute path", what, s.Value)
+		return ""
+	}
+	return filepath.Clean(s.Value)
+}
+
+func storage(d *yamlstrict.Decoder, n *yaml.Node, s *Storage) {
+	d.Mapping(n, "storage", yamlstrict.Fields{
+		"data_dir": func(v *yaml.Node) {
+			if p := path(d, v, "storage data_dir"); p != "" {
+				s.DataDir = p
+			}
+		},
+		"retention": func(v *yaml.Node) {
+			if t, ok := d.Duration(v, "storage retention"); ok {
+				if t < 24*time.Hour {
+					d.Errorf(v, "storage retention: must be at least 1d")
+					return
+				}
+				s.Retention = t
+			}
+		},
+	})
+}
+
+func logging(d *yamlstrict.Decoder, n *yaml.Node, l *Logging) {
+	d.Mapping(n, "logging", yamlstrict.Fields{
+		"level": func(v *yaml.Node) {
+			if s, ok := oneOf(d, v, "logging level", "debug", "info", "warn", "error"); ok {
+				l.Level = s
+			}
+		},
+		"format": func(v *yaml.Node) {
+			if s, ok := oneOf(d, v, "logging format", "auto", "console", "json"); ok {
+				l.Format = s
+			}
+		},
+	})
+}
