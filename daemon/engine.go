@@ -654,8 +654,22 @@ func (e *Engine) Health() (bool, map[string]any) {
 	return running, detail
 }
 
+// Outcome is a way an alert can be resolved (OSS-8), with its label for people.
+type Outcome struct{ Value, Label string }
+
 // Outcomes a DSL can record when resolving an alert.
-var Outcomes = []string{"device-handed-in", "permitted-exemption", "emergency-call", "false-positive", "other"}
+var Outcomes = []Outcome{
+	{"handed-in", "Device handed in"},
+	{"exemption", "Permitted under an exemption"},
+	{"emergency-call", "Emergency call (SPT-4)"},
+	{"false-positive", "False positive"},
+	{"other", "Other (see note)"},
+}
+
+// ValidOutcome reports whether v is one of Outcomes.
+func ValidOutcome(v string) bool {
+	return slices.ContainsFunc(Outcomes, func(o Outcome) bool { return o.Value == v })
+}
 
 // AcknowledgeAlert moves an alert from new to acknowledged, audited.
 func (e *Engine) AcknowledgeAlert(ctx context.Context, id, actor, note string) (Alert, error) {
@@ -677,8 +691,8 @@ func (e *Engine) ResolveAlert(ctx context.Context, id, actor, outcome, note stri
 		if a.State == AlertResolved {
 			return fmt.Errorf("alert %s is already resolved", id)
 		}
-		if !slices.Contains(Outcomes, outcome) {
-			return fmt.Errorf("unknown outcome %q (want one of %v)", outcome, Outcomes)
+		if !ValidOutcome(outcome) {
+			return fmt.Errorf("unknown outcome %q", outcome)
 		}
 		if a.State == AlertNew {
 			a.AcknowledgedBy, a.AcknowledgedAt = actor, &now

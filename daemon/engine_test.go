@@ -380,8 +380,8 @@ func TestAcknowledgeAndResolveAreAudited(t *testing.T) {
 	if _, err := h.e.AcknowledgeAlert(ctx, id, "dsl", ""); err == nil {
 		t.Fatal("second acknowledge accepted")
 	}
-	a, err = h.e.ResolveAlert(ctx, id, "dsl", "device-handed-in", "Phone handed in at reception")
-	if err != nil || a.State != AlertResolved || a.Outcome != "device-handed-in" {
+	a, err = h.e.ResolveAlert(ctx, id, "dsl", "handed-in", "Phone handed in at reception")
+	if err != nil || a.State != AlertResolved || a.Outcome != "handed-in" {
 		t.Fatalf("resolve: %+v, %v", a, err)
 	}
 	h.store.mu.Lock()

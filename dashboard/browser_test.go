@@ -1,0 +1,218 @@
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"image/png"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/hallmonitor/hallmonitor/adapters/lab"
+	"github.com/hallmonitor/hallmonitor/daemon"
+)
+
+// startBrowser starts headless Chromium for the test and kills it in t.Cleanup. The
+// browser only ever visits the httptest server on 127.0.0.1.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	exec := lab.RequireTools(t, "chromium")[0]
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(exec),
+		chromedp.Headless,
+		chromedp.NoSandbox, // we run as root in the lab container
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("no-proxy-server", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	// Every browser step below is bounded; this bounds the whole browser's life too.
+	life, cancelLife := context.WithTimeout(context.Background(), 2*time.Minute)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
+	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc() // kills the browser process and waits for it
+		cancelLife()
+	})
+	// The first Do starts the browser and opens a tab; its context must live as long
+	// as the browser (a cancelled first context closes it), so the bound is life's.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// step runs browser actions bounded by d.
+func step(t *testing.T, ctx context.Context, d time.Duration, what string, actions ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	if err := chromedp.Do(c, actions...); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%s: not done within %v", what, d)
+		}
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func value[T any](t *testing.T, ctx context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	c, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(c, a)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
+// consoleErrors records the page's console errors and uncaught exceptions (a CSP
+// violation shows up here) until the returned func is called.
+func consoleErrors(ctx context.Context) func() []string {
+	c, cancel := context.WithCancel(ctx)
+	msgs := chromedp.Console(c)
+	var (
+		mu   sync.Mutex
+		errs []string
+		done = make(chan struct{})
+	)
+	go func() { // owned by the returned func: ends when c is cancelled
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type != chromedp.ConsoleError && !m.IsException() {
+				continue
+			}
+			if strings.Contains(m.Text, "favicon.ico") || strings.Contains(m.URL, "favicon.ico") {
+				continue
+			}
+			mu.Lock()
+			errs = append(errs, m.String())
+			mu.Unlock()
+		}
+	}()
+	return func() []string {
+		cancel()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		return errs
+	}
+}
+
+func TestBrowserLoginAndLiveAlert(t *testing.T) {
+	f := newFixture(t, nil)
+	ctx := startBrowser(t)
+	stopConsole := consoleErrors(ctx)
+
+	// Signed out: the dashboard sends the browser to the login form.
+	step(t, ctx, 15*time.Second, "open the dashboard",
+		chromedp.Navigate(f.http.URL+"/"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+	)
+	loc := value(t, ctx, "location", chromedp.Location())
+	if want := f.http.URL + "/login?next=" + url.QueryEscape("/"); loc != want {
+		t.Fatalf("signed-out browser is at %s, want %s", loc, want)
+	}
+
+	// Log in through the form, as a DSL would.
+	step(t, ctx, 15*time.Second, "log in",
+		chromedp.SendKeys(chromedp.ID("username"), dslUser),
+		chromedp.SendKeys(chromedp.ID("password"), dslPassword),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("alerts-table")),
+	)
+	if loc := value(t, ctx, "location", chromedp.Location()); loc != f.http.URL+"/alerts" {
+		t.Fatalf("after login the browser is at %s, want /alerts", loc)
+	}
+	step(t, ctx, 10*time.Second, "live updates connect",
+		chromedp.WaitVisible(chromedp.CSS(`body[data-live="open"]`), chromedp.NodeReady),
+	)
+	f.live.waitSubscribers(t, 1)
+	// A marker that a reload would wipe out.
+	value(t, ctx, "mark page", chromedp.Evaluate[bool](`window.hmNoReload = true`))
+
+	// The daemon commits a new alert: it must appear at the top within seconds.
+	a := sampleAlert("01JEEEEEEEEEEEEEEEEEEEEEEE", f.clock.Now(), "Smartwatch seen in exam room 3 during a GCSE paper.")
+	a.Severity, a.Zone, a.Clauses = "critical", "exam-room-3", []string{"OSS-5"}
+	a.Device.Kind, a.Device.OS = "smartwatch", "watchos"
+	f.store.putAlert(a)
+	f.live.publish(daemon.Event{Type: "alert.opened", Alert: &a})
+	row := chromedp.ID("alert-" + a.ID)
+	step(t, ctx, 10*time.Second, "new alert row appears", chromedp.WaitVisible(row))
+
+	reason := value(t, ctx, "reason", chromedp.Text(chromedp.CSS(`#alert-`+a.ID+` [data-f="reason"]`)))
+	if reason != a.Reason {
+		t.Errorf("row reason %q, want %q", reason, a.Reason)
+	}
+	if first := value(t, ctx, "first row", chromedp.Evaluate[string](`document.querySelector("#alert-rows tr").id`)); first != "alert-"+a.ID {
+		t.Errorf("first row is %s, want the new alert at the top", first)
+	}
+	if !value(t, ctx, "no reload", chromedp.Evaluate[bool](`window.hmNoReload === true`)) {
+		t.Error("the page reloaded to show the alert")
+	}
+	clauses := value(t, ctx, "clauses", chromedp.Text(chromedp.CSS(`#alert-`+a.ID+` [data-f="clauses"]`)))
+	if clauses != "OSS-5" {
+		t.Errorf("row clauses %q, want OSS-5", clauses)
+	}
+
+	// The live row's Acknowledge form works: right action URL, CSRF token included.
+	step(t, ctx, 15*time.Second, "acknowledge from the live row",
+		chromedp.SendKeys(chromedp.ID("ack-note-"+a.ID), "Exams officer informed"),
+		chromedp.Click(chromedp.CSS(`#alert-`+a.ID+` form[data-form="ack"] button`)),
+		chromedp.WaitVisible(chromedp.CSS(`#alert-`+a.ID+`[data-state="acknowledged"]`)),
+	)
+	if got := f.store.alert(a.ID); got.State != daemon.AlertAcknowledged || got.AcknowledgedBy != dslUser || got.Note != "Exams officer informed" {
+		t.Errorf("after the browser acknowledged: state %q by %q note %q", got.State, got.AcknowledgedBy, got.Note)
+	}
+
+	if errs := stopConsole(); len(errs) > 0 {
+		t.Errorf("the page logged errors (a CSP violation or a script error):\n%s", strings.Join(errs, "\n"))
+	}
+
+	shot := value(t, ctx, "screenshot", chromedp.CaptureScreenshot())
+	path := filepath.Join(t.TempDir(), "alerts.png")
+	if err := os.WriteFile(path, shot, 0o600); err != nil {
+		t.Fatalf("write screenshot: %v", err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(shot))
+	if err != nil || cfg.Width == 0 || cfg.Height == 0 {
+		t.Fatalf("screenshot is not a non-empty PNG (%d bytes): %v", len(shot), err)
+	}
+	t.Logf("screenshot %s: %dx%d", path, cfg.Width, cfg.Height)
+	if dir := os.Getenv("HALLMONITOR_SCREENSHOT_DIR"); dir != "" { // keep it for a person to look at
+		if err := os.WriteFile(filepath.Join(dir, "dashboard-alerts.png"), shot, 0o600); err != nil {
+			t.Errorf("keep screenshot: %v", err)
+		}
+	}
+
+	// On a phone-sized screen the alerts page must not need sideways scrolling.
+	step(t, ctx, 10*time.Second, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	if wide := value(t, ctx, "page width", chromedp.Evaluate[bool](
+		`document.documentElement.scrollWidth <= window.innerWidth + 1`)); !wide {
+		w := value(t, ctx, "scroll width", chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+		t.Errorf("on a 390px-wide phone the page is %dpx wide: it scrolls sideways", w)
+	}
+	if dir := os.Getenv("HALLMONITOR_SCREENSHOT_DIR"); dir != "" {
+		phone := value(t, ctx, "phone screenshot", chromedp.CaptureScreenshot())
+		if err := os.WriteFile(filepath.Join(dir, "dashboard-alerts-phone.png"), phone, 0o600); err != nil {
+			t.Errorf("keep screenshot: %v", err)
+		}
+	}
+}

@@ -1,0 +1,296 @@
+// Package dashboard is HallMonitor's web interface: local-account login, the live
+// alerts and devices pages (updated by server-sent events), and the JSON API under
+// /api/v1 used by scripts and integrations.
+//
+// It reads the daemon's live state and the store through the small interfaces in
+// ports.go and never writes state itself: acknowledging and resolving alerts goes
+// through Live, which audits them. The dashboard audits only logins and logouts.
+package dashboard
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// DefaultPrivacyNotice is shown in the footer of every page when Options.PrivacyNotice
+// is empty (OSS-3: users are told that activity may be monitored for safeguarding).
+const DefaultPrivacyNotice = "Devices on this school's network are monitored to keep pupils safe: " +
+	"the type of device, where on site it connects and when are recorded for safeguarding, " +
+	"as the school's mobile and smart technology policy explains (OSS-3). " +
+	"Everything done in this dashboard is logged."
+
+// Defaults for Options fields left zero.
+const (
+	DefaultSiteName   = "HallMonitor"
+	DefaultSessionTTL = 12 * time.Hour
+)
+
+// Limits the server enforces.
+const (
+	heartbeatInterval = 15 * time.Second
+	maxStreams        = 64      // concurrent /events connections
+	maxBodyBytes      = 1 << 16 // request bodies (forms, JSON)
+	maxNoteLen        = 2000    // characters in an acknowledgement / resolution note
+	defaultAlertLimit = 100
+	maxAlertLimit     = 1000
+	pageAlertLimit    = 200
+)
+
+// Options configures a Server. Store and Live are required.
+type Options struct {
+	Store  Store
+	Live   Live
+	Logger *zap.Logger // nil: no logging
+	// Metrics is served at /metrics, behind authentication (bearer token or session).
+	// Nil: /metrics answers 404.
+	Metrics http.Handler
+	// Health reports readiness for the anonymous /healthz: 200 {"status":"ok",...detail}
+	// when ok, else 503 {"status":"unavailable",...detail}. Nil: always ok.
+	Health func() (ok bool, detail map[string]any)
+	// SecureCookies marks cookies Secure; set it when serving TLS.
+	SecureCookies bool
+	SiteName      string        // shown in the header; DefaultSiteName when empty
+	SessionTTL    time.Duration // browser session lifetime; DefaultSessionTTL when zero
+	Now           func() time.Time
+	// PrivacyNotice is the monitoring notice in every page footer (OSS-3);
+	// DefaultPrivacyNotice when empty.
+	PrivacyNotice string
+	// SiteID is copied into the audit entries the dashboard writes (optional: the
+	// store may fill it in).
+	SiteID string
+}
+
+// Server is the dashboard's HTTP handler and the state it owns: the login throttle and
+// the live event streams. Create it with New; call Close when the HTTP server shuts
+// down so that open event streams end (http.Server.Shutdown does not cancel them).
+type Server struct {
+	store    Store
+	live     Live
+	log      *zap.Logger
+	metrics  http.Handler
+	health   func() (bool, map[string]any)
+	secure   bool
+	site     string
+	siteID   string
+	ttl      time.Duration
+	now      func() time.Time
+	notice   string
+	pages    map[string]*template.Template
+	static   http.Handler
+	throttle *throttle
+
+	heartbeat time.Duration
+	streams   chan struct{} // semaphore: one slot per open /events stream
+
+	ctx    context.Context // cancelled by Close: ends event streams
+	cancel context.CancelFunc
+	once   sync.Once
+}
+
+// New checks o and returns a Server.
+func New(o Options) (*Server, error) {
+	if o.Store == nil {
+		return nil, errors.New("dashboard: Options.Store is required")
+	}
+	if o.Live == nil {
+		return nil, errors.New("dashboard: Options.Live is required")
+	}
+	if o.SessionTTL < 0 {
+		return nil, fmt.Errorf("dashboard: Options.SessionTTL %v is negative", o.SessionTTL)
+	}
+	s := &Server{
+		store:     o.Store,
+		live:      o.Live,
+		log:       o.Logger,
+		metrics:   o.Metrics,
+		health:    o.Health,
+		secure:    o.SecureCookies,
+		site:      o.SiteName,
+		siteID:    o.SiteID,
+		ttl:       o.SessionTTL,
+		now:       o.Now,
+		notice:    o.PrivacyNotice,
+		heartbeat: heartbeatInterval,
+		streams:   make(chan struct{}, maxStreams),
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.site == "" {
+		s.site = DefaultSiteName
+	}
+	if s.ttl == 0 {
+		s.ttl = DefaultSessionTTL
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.notice == "" {
+		s.notice = DefaultPrivacyNotice
+	}
+	pages, err := parsePages()
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: %w", err)
+	}
+	s.pages = pages
+	static, err := fs.Sub(assets, "static")
+	if err != nil {
+		return nil, fmt.Errorf("dashboard: static assets: %w", err)
+	}
+	s.static = http.StripPrefix("/static/", http.FileServerFS(static))
+	s.throttle = newThrottle(s.now)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	return s, nil
+}
+
+// Close ends every open event stream and refuses new ones. Register it with
+// http.Server.RegisterOnShutdown. It is safe to call more than once.
+func (s *Server) Close() {
+	s.once.Do(s.cancel)
+}
+
+// Handler returns the dashboard's routes wrapped in the security headers and request
+// logging every response gets.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+
+	// Anonymous: health, login, and what the login page needs.
+	mux.HandleFunc("GET /healthz", s.handleHealth)
+	mux.HandleFunc("GET /login", s.handleLoginForm)
+	mux.HandleFunc("POST /login", s.handleLogin)
+	mux.Handle("GET /static/style.css", s.staticHandler())
+
+	// Browser pages (session only; unauthenticated → 303 /login).
+	mux.Handle("GET /{$}", s.page(func(w http.ResponseWriter, r *http.Request, _ principal) {
+		http.Redirect(w, r, "/alerts", http.StatusSeeOther)
+	}))
+	mux.Handle("GET /alerts", s.page(s.handleAlertsPage))
+	mux.Handle("GET /devices", s.page(s.handleDevicesPage))
+	mux.Handle("GET /static/", s.page(func(w http.ResponseWriter, r *http.Request, _ principal) {
+		if strings.HasSuffix(r.URL.Path, "/") { // files only, no listings
+			http.NotFound(w, r)
+			return
+		}
+		s.staticHandler().ServeHTTP(w, r)
+	}))
+	mux.Handle("POST /logout", s.form(s.handleLogout))
+	mux.Handle("POST /alerts/{id}/ack", s.form(s.handleAckForm))
+	mux.Handle("POST /alerts/{id}/resolve", s.form(s.handleResolveForm))
+
+	// Session or bearer token.
+	mux.Handle("GET /events", s.api(false, s.handleEvents))
+	mux.Handle("GET /metrics", s.api(false, s.handleMetrics))
+
+	// JSON API.
+	mux.Handle("GET /api/v1/devices", s.api(false, s.handleAPIDevices))
+	mux.Handle("GET /api/v1/alerts", s.api(false, s.handleAPIAlerts))
+	mux.Handle("GET /api/v1/alerts/{id}", s.api(false, s.handleAPIAlert))
+	mux.Handle("POST /api/v1/alerts/{id}/ack", s.api(true, s.handleAPIAck))
+	mux.Handle("POST /api/v1/alerts/{id}/resolve", s.api(true, s.handleAPIResolve))
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSONError(w, http.StatusNotFound, "no such API endpoint")
+	})
+
+	return s.withHeaders(mux)
+}
+
+func (s *Server) staticHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Assets are embedded in the binary: cacheable, but revalidated after an upgrade.
+		w.Header().Set("Cache-Control", "no-cache")
+		s.static.ServeHTTP(w, r)
+	})
+}
+
+// withHeaders sets the security headers on every response and logs each request.
+func (s *Server) withHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		start := s.now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		s.log.Debug("http request",
+			zap.String("method", r.Method),
+			zap.String("path", r.URL.Path),
+			zap.Int("status", sw.status()),
+			zap.Duration("took", s.now().Sub(start)))
+	})
+}
+
+// statusWriter records the status code for the request log. Unwrap keeps
+// http.ResponseController (Flush, SetWriteDeadline) working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	if err != nil {
+		return n, fmt.Errorf("write response: %w", err)
+	}
+	return n, nil
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	ok, detail := true, map[string]any(nil)
+	if s.health != nil {
+		ok, detail = s.health()
+	}
+	body := make(map[string]any, len(detail)+1)
+	for k, v := range detail {
+		body[k] = v
+	}
+	code := http.StatusOK
+	body["status"] = "ok"
+	if !ok {
+		code = http.StatusServiceUnavailable
+		body["status"] = "unavailable"
+	}
+	writeJSON(w, code, body)
+}
+
+func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ principal) {
+	if s.metrics == nil {
+		http.NotFound(w, r)
+		return
+	}
+	s.metrics.ServeHTTP(w, r)
+}
