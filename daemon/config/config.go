@@ -164,7 +164,7 @@ func Parse(name string, data []byte) (*Config, error) {
 		Storage:     Storage{DataDir: DefaultDataDir, Retention: DefaultRetention},
 		Logging:     Logging{Level: DefaultLogLevel, Format: DefaultLogFormat},
 	}
-	if root == nil {
+	if yamlstrict.IsNull(root) {
 		d.ErrorAt(1, 1, "the configuration is empty")
 		return nil, withFile(name, d.Errors())
 	}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hallmonitor/hallmonitor/adapters/sdnotify"
+	"github.com/hallmonitor/hallmonitor/adapters/store"
+	"github.com/hallmonitor/hallmonitor/daemon"
+	"github.com/hallmonitor/hallmonitor/daemon/config"
+	"github.com/hallmonitor/hallmonitor/dashboard"
+	"github.com/hallmonitor/hallmonitor/rules/fingerprint"
+)
+
+// serveOpts wire one running HallMonitor: store, engine, dashboard, signals.
+type serveOpts struct {
+	cfg      *config.Config
+	log      *zap.Logger
+	sources  map[string]daemon.Source
+	clock    daemon.Clock
+	listen   string
+	notifier *sdnotify.Notifier
+	// reload re-reads the configuration on SIGHUP; nil disables reloads.
+	reload func() (*config.Config, error)
+	// setup runs once the store is open, before anything serves (demo accounts).
+	setup func(ctx context.Context, st *store.Store) error
+	// ready is told the dashboard's URL once it accepts connections.
+	ready func(url string)
+}
+
+func dbPath(cfg *config.Config) string { return filepath.Join(cfg.Storage.DataDir, "hallmonitor.db") }
+
+// serve runs until ctx is cancelled (SIGINT/SIGTERM) or a part fails.
+func serve(ctx context.Context, o serveOpts) error {
+	log := o.log
+	cfg := o.cfg
+	st, err := store.Open(ctx, dbPath(cfg), cfg.School.SiteID, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing store", zap.Error(err))
+		}
+	}()
+	if o.setup != nil {
+		if err := o.setup(ctx, st); err != nil {
+			return err
+		}
+	}
+	eng, err := daemon.New(daemon.Options{
+		SiteID:   cfg.School.SiteID,
+		Policy:   cfg.Policy,
+		Classify: fingerprint.Classify,
+		Store:    st,
+		Clock:    o.clock,
+		Logger:   log.Named("engine"),
+		Sources:  o.sources,
+	})
+	if err != nil {
+		return err
+	}
+	tlsOn := cfg.Dashboard.TLSCert != "" && cfg.Dashboard.TLSKey != ""
+	dash, err := dashboard.New(dashboard.Options{
+		Store:         st,
+		Live:          eng,
+		Logger:        log.Named("dashboard"),
+		Metrics:       promhttp.HandlerFor(eng.Metrics().Registry, promhttp.HandlerOpts{}),
+		Health:        eng.Health,
+		SecureCookies: tlsOn,
+		SiteName:      cfg.School.Name,
+		SiteID:        cfg.School.SiteID,
+		SessionTTL:    cfg.Dashboard.SessionTTL,
+	})
+	if err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
+	listen := o.listen
+	if listen == "" {
+		listen = cfg.Dashboard.Listen
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("dashboard listen %s: %w", listen, err)
+	}
+	srv := &http.Server{
+		Handler:           dash.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	srv.RegisterOnShutdown(dash.Close) // Shutdown does not end open event streams by itself
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return eng.Run(gctx) })
+	g.Go(func() error {
+		var err error
+		if tlsOn {
+			err = srv.ServeTLS(ln, cfg.Dashboard.TLSCert, cfg.Dashboard.TLSKey)
+		} else {
+			err = srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("dashboard: %w", err)
+	})
+	g.Go(func() error { // graceful stop: the owner of srv's lifetime
+		<-gctx.Done()
+		_ = o.notifier.Stopping()
+		log.Info("stopping")
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	g.Go(func() error { return housekeeping(gctx, st, cfg, log) })
+	if o.reload != nil {
+		g.Go(func() error { return reloadOnHUP(gctx, o, eng, st) })
+	}
+
+	scheme := "http"
+	if tlsOn {
+		scheme = "https"
+	}
+	url := fmt.Sprintf("%s://%s/", scheme, ln.Addr().String())
+	log.Info("HallMonitor running",
+		zap.String("school", cfg.School.Name), zap.String("dashboard", url),
+		zap.String("enforcement", cfg.Enforcement.Mode), zap.Int("sources", len(o.sources)),
+		zap.String("data", dbPath(cfg)))
+	_ = o.notifier.Ready(fmt.Sprintf("monitoring (%s mode), dashboard %s", cfg.Enforcement.Mode, url))
+	if o.ready != nil {
+		o.ready(url)
+	}
+	err = g.Wait()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// reloadOnHUP re-reads the configuration on SIGHUP. An invalid file is refused,
+// logged with every error, audited, and the running policy is kept.
+func reloadOnHUP(ctx context.Context, o serveOpts, eng *daemon.Engine, st *store.Store) error {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-hup:
+		}
+		_ = o.notifier.Reloading()
+		next, err := o.reload()
+		if err != nil {
+			eng.Metrics().Reloads.WithLabelValues("rejected").Inc()
+			o.log.Error("configuration reload refused; keeping the last good configuration",
+				zap.Strings("errors", strings.Split(err.Error(), "\n")))
+			audit(ctx, st, o.log, o.cfg.School.SiteID, "config.reload.rejected", o.cfg.Source, "", err.Error())
+			_ = o.notifier.Ready("reload refused: keeping the last good configuration")
+			continue
+		}
+		if err := eng.Reload(ctx, next.Policy); err != nil {
+			return err
+		}
+		o.log.Info("configuration reloaded", zap.String("file", next.Source))
+		audit(ctx, st, o.log, o.cfg.School.SiteID, "config.reload", next.Source, "", "ok")
+		_ = o.notifier.Ready("configuration reloaded")
+	}
+}
+
+func audit(ctx context.Context, st *store.Store, log *zap.Logger, site, action, target, before, after string) {
+	err := st.AppendAudit(ctx, daemon.AuditEntry{SiteID: site, At: time.Now().UTC(), Actor: "system",
+		Action: action, Target: target, Before: before, After: after})
+	if err != nil {
+		log.Error("audit write failed", zap.String("action", action), zap.Error(err))
+	}
+}
+
+// housekeeping applies the retention setting (MACs and host names are personal
+// data) and removes expired sessions, hourly.
+func housekeeping(ctx context.Context, st *store.Store, cfg *config.Config, log *zap.Logger) error {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		if cfg.Storage.Retention > 0 {
+			if n, err := st.Purge(ctx, now.Add(-cfg.Storage.Retention)); err != nil {
+				log.Error("retention purge failed", zap.Error(err))
+			} else if n > 0 {
+				log.Info("retention purge", zap.Int("alerts_removed", n), zap.Duration("retention", cfg.Storage.Retention))
+			}
+		}
+		if _, err := st.DeleteExpiredSessions(ctx, now); err != nil {
+			log.Error("session cleanup failed", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

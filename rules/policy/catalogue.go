@@ -1,0 +1,55 @@
+package policy
+
+import "slices"
+
+// Clauses is the clause catalogue of policy-requirements.md: the only IDs a rule may cite.
+var Clauses = []string{
+	"SPT-1", "SPT-2", "SPT-3", "SPT-4", "SPT-5", "SPT-6", "SPT-7", "SPT-8", "SPT-9",
+	"SPT-10", "SPT-11", "SPT-12", "SPT-13", "SPT-14",
+	"OSS-1", "OSS-2.1", "OSS-2.2", "OSS-2.3", "OSS-2.4", "OSS-3", "OSS-4", "OSS-5",
+	"OSS-6", "OSS-7", "OSS-8",
+}
+
+// ZoneTypes are the types a zone may have. "unknown" is what ZoneFor returns when no
+// zone matches; rules may name it, zones may not have it.
+var ZoneTypes = []string{
+	"reception", "staffroom", "slt-office", "office", "meeting-room", "car-park",
+	"teaching", "pupil-area", "exam-room", "guest", "unknown",
+}
+
+// Roles are the roles a device may have. Rules may also name "unknown", which matches
+// a device whose role is not known (Input.Role == "").
+var Roles = []string{
+	"pupil", "staff-direct", "staff-office", "slt", "governor", "visitor", "contractor",
+	"volunteer", "key-personnel", "external-agency",
+}
+
+// Kinds are the device kinds the fingerprint classifier reports.
+var Kinds = []string{
+	"phone", "tablet", "laptop", "desktop", "smartwatch", "fitness-tracker", "games-console",
+	"e-reader", "tv-media", "printer", "iot", "network", "unknown",
+}
+
+// Severities, lowest first.
+var Severities = []string{"info", "low", "medium", "high", "critical"}
+
+// ExemptionReasons are the reasons an exemption may be granted for.
+var ExemptionReasons = []string{"medical", "curriculum", "multi-agency-visit", "emergency", "other"}
+
+// Actions a rule may take.
+var Actions = []string{ActionAllow, ActionAlert, ActionBlock}
+
+// Unknown is the zone type, role and kind of what is not known.
+const Unknown = "unknown"
+
+// IsClause reports whether id is in the clause catalogue.
+func IsClause(id string) bool { return slices.Contains(Clauses, id) }
+
+// IsZoneType reports whether t is a zone type (including "unknown").
+func IsZoneType(t string) bool { return slices.Contains(ZoneTypes, t) }
+
+// IsRole reports whether r is a role (not including "unknown").
+func IsRole(r string) bool { return slices.Contains(Roles, r) }
+
+// IsKind reports whether k is a device kind (including "unknown").
+func IsKind(k string) bool { return slices.Contains(Kinds, k) }

@@ -1,0 +1,518 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hallmonitor/hallmonitor/rules/calendar"
+)
+
+// Zone is a named place and the network facts that put a device in it.
+type Zone struct {
+	Name    string
+	Type    string         // one of ZoneTypes, never "unknown"
+	VLANs   []uint16       // 802.1Q VLAN IDs; 0 means untagged
+	Subnets []netip.Prefix // masked prefixes
+	// Criteria kept for the access-point and option-82 sources; ZoneFor does not use them.
+	SSIDs      []string
+	APs        []string // AP names or MAC address globs (path.Match syntax)
+	CircuitIDs []string // DHCP option 82 circuit IDs
+	RemoteIDs  []string // DHCP option 82 remote IDs
+	Pos        Pos
+}
+
+// RoleMapping gives the role of devices on a network when the register does not.
+type RoleMapping struct {
+	Role    string
+	VLANs   []uint16
+	Subnets []netip.Prefix
+	Pos     Pos
+}
+
+// Day sets a schedule may use.
+const (
+	DaysSchoolDays = "school-days" // weekdays in term, not holidays or INSET days
+	DaysWeekdays   = "weekdays"    // Monday to Friday, all year
+	DaysEveryDay   = "every-day"
+	DaysList       = "list" // the days named in Schedule.Weekdays
+)
+
+// Schedule is a daily window of local time on some days.
+type Schedule struct {
+	Name     string
+	Days     string         // DaysSchoolDays, DaysWeekdays, DaysEveryDay or DaysList
+	Weekdays []time.Weekday // when Days is DaysList
+	From     int            // minutes after local midnight, included
+	To       int            // minutes after local midnight, excluded; To > From
+	Pos      Pos
+}
+
+// When is a rule's condition: every non-empty field must hold.
+type When struct {
+	Roles        []string
+	NotRoles     []string
+	Kinds        []string
+	NotKinds     []string
+	Managed      *bool
+	Zones        []string
+	NotZones     []string
+	ZoneTypes    []string
+	NotZoneTypes []string
+	Schedule     string
+	NotSchedule  string
+}
+
+// Then is what a rule (or the default) decides.
+type Then struct {
+	Action   string
+	Severity string
+	Clauses  []string
+	Message  string
+}
+
+// Rule is one first-match policy rule.
+type Rule struct {
+	Name string
+	When When
+	Then Then
+	Pos  Pos
+}
+
+// Exemption lets one device (by MAC) or one person's registered devices (by register
+// owner) be where a rule would otherwise raise a breach, for a time.
+type Exemption struct {
+	ID        string
+	MAC       string // lower-case colon form, "" when Person is set
+	Person    string // matches RegisterEntry.Owner (case-insensitive)
+	Zones     []string
+	ZoneTypes []string
+	From      time.Time // active from (included)
+	Until     time.Time // active until (excluded)
+	Reason    string    // one of ExemptionReasons
+	Approver  string
+	Created   time.Time // zero when not recorded
+	Pos       Pos
+}
+
+// ActiveAt reports whether the exemption's window contains at.
+func (e *Exemption) ActiveAt(at time.Time) bool { return !at.Before(e.From) && at.Before(e.Until) }
+
+// Policy is a validated, precomputed policy. It is immutable and safe for concurrent
+// use; slices it returns are copies.
+type Policy struct {
+	loc        *time.Location
+	zones      []Zone
+	zoneType   map[string]string
+	roles      []RoleMapping
+	register   map[string]RegisterEntry
+	regOrder   []string
+	schedules  []Schedule
+	cal        *calendar.Calendar
+	rules      []compiledRule
+	def        Decision
+	exemptions []Exemption
+	exDecision [][]Decision // [exemption][rule index, then default]: the allow it turns a breach into
+	exByMAC    map[string][]int
+	exByPerson map[string][]int
+	edgeScheds []int // schedules some rule uses
+}
+
+type compiledRule struct {
+	Rule
+	sched    int // index into schedules, -1 for none
+	notSched int
+	decision Decision
+}
+
+// Location returns the school's time zone, in which schedules and dates are read.
+func (p *Policy) Location() *time.Location { return p.loc }
+
+// Zones returns the zones in match order.
+func (p *Policy) Zones() []Zone { return slices.Clone(p.zones) }
+
+// Rules returns the rules in match order.
+func (p *Policy) Rules() []Rule {
+	out := make([]Rule, len(p.rules))
+	for i, r := range p.rules {
+		out[i] = r.Rule
+	}
+	return out
+}
+
+// Schedules returns the schedules.
+func (p *Policy) Schedules() []Schedule { return slices.Clone(p.schedules) }
+
+// Exemptions returns the exemptions.
+func (p *Policy) Exemptions() []Exemption { return slices.Clone(p.exemptions) }
+
+// Calendar returns the school calendar.
+func (p *Policy) Calendar() *calendar.Calendar { return p.cal }
+
+// RegisterEntries returns the register in configuration order.
+func (p *Policy) RegisterEntries() []RegisterEntry {
+	out := make([]RegisterEntry, len(p.regOrder))
+	for i, mac := range p.regOrder {
+		out[i] = p.register[mac]
+	}
+	return out
+}
+
+// ZoneType returns the type of the zone called name, or "unknown".
+func (p *Policy) ZoneType(name string) string {
+	if t, ok := p.zoneType[name]; ok {
+		return t
+	}
+	return Unknown
+}
+
+// ZoneFor returns the first zone whose VLANs contain vlan and/or whose subnets contain
+// ip (a zone listing both needs both), or "", "unknown" when none does.
+func (p *Policy) ZoneFor(vlan uint16, ip netip.Addr) (name, zoneType string) {
+	ip = ip.Unmap()
+	for i := range p.zones {
+		z := &p.zones[i]
+		if netMatch(z.VLANs, z.Subnets, vlan, ip) {
+			return z.Name, z.Type
+		}
+	}
+	return "", Unknown
+}
+
+// RoleForNetwork returns the role implied by the network a device joined (the first
+// role mapping matching, as for zones), or "" when none does.
+func (p *Policy) RoleForNetwork(vlan uint16, ip netip.Addr) string {
+	ip = ip.Unmap()
+	for i := range p.roles {
+		r := &p.roles[i]
+		if netMatch(r.VLANs, r.Subnets, vlan, ip) {
+			return r.Role
+		}
+	}
+	return ""
+}
+
+func netMatch(vlans []uint16, subnets []netip.Prefix, vlan uint16, ip netip.Addr) bool {
+	if len(vlans) == 0 && len(subnets) == 0 {
+		return false
+	}
+	if len(vlans) > 0 && !slices.Contains(vlans, vlan) {
+		return false
+	}
+	if len(subnets) > 0 {
+		if !ip.IsValid() {
+			return false
+		}
+		for _, s := range subnets {
+			if s.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// Registered looks mac up in the school register. mac may be in any common form
+// (aa:bb:.., AA-BB-.., aabb.ccdd.eeff).
+func (p *Policy) Registered(mac string) (RegisterEntry, bool) {
+	m, err := NormalizeMAC(mac)
+	if err != nil {
+		return RegisterEntry{}, false
+	}
+	e, ok := p.register[m]
+	return e, ok
+}
+
+// WithRegister returns a copy of p whose register also holds entries (from an Intune,
+// Jamf or Google Admin import, or the demo's simulated devices). An entry replaces a
+// configured one with the same MAC. Invalid entries are an error naming each.
+func (p *Policy) WithRegister(entries []RegisterEntry) (*Policy, error) {
+	q := *p
+	q.register = make(map[string]RegisterEntry, len(p.register)+len(entries))
+	for k, v := range p.register {
+		q.register[k] = v
+	}
+	q.regOrder = slices.Clone(p.regOrder)
+	var errs []string
+	for i, e := range entries {
+		m, err := NormalizeMAC(e.MAC)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("register entry %d: %v", i+1, err))
+			continue
+		}
+		if e.Role != "" && !IsRole(e.Role) {
+			errs = append(errs, fmt.Sprintf("register entry %d (%s): unknown role %q", i+1, m, e.Role))
+			continue
+		}
+		if e.Kind != "" && !IsKind(e.Kind) {
+			errs = append(errs, fmt.Sprintf("register entry %d (%s): unknown kind %q", i+1, m, e.Kind))
+			continue
+		}
+		e.MAC = m
+		if _, ok := q.register[m]; !ok {
+			q.regOrder = append(q.regOrder, m)
+		}
+		q.register[m] = e
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("add to register: %s", strings.Join(errs, "; "))
+	}
+	return &q, nil
+}
+
+// localTime is the lazily computed local date and minute of an instant.
+type localTime struct {
+	done   bool
+	date   calendar.Date
+	day    int64
+	minute int
+}
+
+func (p *Policy) local(at time.Time, lt *localTime) {
+	if lt.done {
+		return
+	}
+	t := at.In(p.loc)
+	y, m, d := t.Date()
+	h, mi, _ := t.Clock()
+	lt.date = calendar.Date{Year: y, Month: m, Day: d}
+	lt.day = lt.date.Days()
+	lt.minute = h*60 + mi
+	lt.done = true
+}
+
+func (p *Policy) dayActive(s *Schedule, date calendar.Date) bool {
+	switch s.Days {
+	case DaysEveryDay:
+		return true
+	case DaysWeekdays:
+		w := date.Weekday()
+		return w != time.Saturday && w != time.Sunday
+	case DaysSchoolDays:
+		return p.cal.IsSchoolDay(date)
+	default:
+		return slices.Contains(s.Weekdays, date.Weekday())
+	}
+}
+
+// ScheduleActive reports whether the named schedule is active at at (false for an
+// unknown name).
+func (p *Policy) ScheduleActive(name string, at time.Time) bool {
+	for i := range p.schedules {
+		if p.schedules[i].Name == name {
+			var lt localTime
+			return p.scheduleActive(i, at, &lt)
+		}
+	}
+	return false
+}
+
+func (p *Policy) scheduleActive(i int, at time.Time, lt *localTime) bool {
+	s := &p.schedules[i]
+	p.local(at, lt)
+	if lt.minute < s.From || lt.minute >= s.To {
+		return false
+	}
+	return p.dayActive(s, lt.date)
+}
+
+func (r *compiledRule) matches(p *Policy, in *Input, zoneType, role, kind string, at time.Time, lt *localTime) bool {
+	w := &r.When
+	if len(w.Roles) > 0 && !slices.Contains(w.Roles, role) {
+		return false
+	}
+	if len(w.NotRoles) > 0 && slices.Contains(w.NotRoles, role) {
+		return false
+	}
+	if len(w.Kinds) > 0 && !slices.Contains(w.Kinds, kind) {
+		return false
+	}
+	if len(w.NotKinds) > 0 && slices.Contains(w.NotKinds, kind) {
+		return false
+	}
+	if w.Managed != nil && *w.Managed != in.Managed {
+		return false
+	}
+	if len(w.Zones) > 0 && !slices.Contains(w.Zones, in.Zone) {
+		return false
+	}
+	if len(w.NotZones) > 0 && slices.Contains(w.NotZones, in.Zone) {
+		return false
+	}
+	if len(w.ZoneTypes) > 0 && !slices.Contains(w.ZoneTypes, zoneType) {
+		return false
+	}
+	if len(w.NotZoneTypes) > 0 && slices.Contains(w.NotZoneTypes, zoneType) {
+		return false
+	}
+	if r.sched >= 0 && !p.scheduleActive(r.sched, at, lt) {
+		return false
+	}
+	if r.notSched >= 0 && p.scheduleActive(r.notSched, at, lt) {
+		return false
+	}
+	return true
+}
+
+// Evaluate decides about one device in one zone at one instant: the first rule whose
+// condition holds decides, else the default. When that decision is a breach and an
+// active exemption covers the device and zone, the decision is allow and names the
+// exemption. The returned Clauses slice is shared: do not modify it.
+func (p *Policy) Evaluate(in Input, at time.Time) Decision {
+	zoneType := in.ZoneType
+	if zoneType == "" {
+		zoneType = p.ZoneType(in.Zone)
+	}
+	role := in.Role
+	if role == "" {
+		role = Unknown
+	}
+	kind := in.Kind
+	if kind == "" {
+		kind = Unknown
+	}
+	var lt localTime
+	d, ri := p.def, len(p.rules)
+	for i := range p.rules {
+		r := &p.rules[i]
+		if r.matches(p, &in, zoneType, role, kind, at, &lt) {
+			d, ri = r.decision, i
+			break
+		}
+	}
+	if !d.Breach() || len(p.exemptions) == 0 {
+		return d
+	}
+	if ex := p.exemptionFor(&in, zoneType, at); ex >= 0 {
+		return p.exDecision[ex][ri]
+	}
+	return d
+}
+
+// exemptionFor returns the index of the first active exemption covering the device
+// and zone, or -1.
+func (p *Policy) exemptionFor(in *Input, zoneType string, at time.Time) int {
+	check := func(idx []int) int {
+		for _, i := range idx {
+			e := &p.exemptions[i]
+			if !e.ActiveAt(at) {
+				continue
+			}
+			if slices.Contains(e.Zones, in.Zone) && in.Zone != "" || slices.Contains(e.ZoneTypes, zoneType) {
+				return i
+			}
+		}
+		return -1
+	}
+	if i := check(p.exByMAC[in.MAC]); i >= 0 {
+		return i
+	}
+	if len(p.exByPerson) > 0 {
+		if reg, ok := p.register[in.MAC]; ok && reg.Owner != "" {
+			return check(p.exByPerson[strings.ToLower(reg.Owner)])
+		}
+	}
+	return -1
+}
+
+// precomputeExemptions builds, for every exemption, the decision it turns each
+// rule's (and the default's) breach into, so Evaluate allocates nothing.
+func (p *Policy) precomputeExemptions() {
+	p.exDecision = make([][]Decision, len(p.exemptions))
+	for i := range p.exemptions {
+		row := make([]Decision, len(p.rules)+1)
+		for j := range p.rules {
+			if p.rules[j].decision.Breach() {
+				row[j] = exempted(p.rules[j].decision, &p.exemptions[i], p.loc)
+			}
+		}
+		if p.def.Breach() {
+			row[len(p.rules)] = exempted(p.def, &p.exemptions[i], p.loc)
+		}
+		p.exDecision[i] = row
+	}
+}
+
+func exempted(d Decision, e *Exemption, loc *time.Location) Decision {
+	who := e.Reason
+	if e.Approver != "" {
+		who += ", approved by " + e.Approver
+	}
+	until := e.Until.In(loc)
+	var untilText string
+	if until.Hour() == 0 && until.Minute() == 0 {
+		untilText = until.AddDate(0, 0, -1).Format("2 January 2006")
+	} else {
+		untilText = until.Format("2 January 2006 15:04")
+	}
+	verb := "alert on"
+	if d.Action == ActionBlock {
+		verb = "block"
+	}
+	reason := fmt.Sprintf("Exemption %s (%s, until %s) allows what rule %s would %s", e.ID, who, untilText, d.Rule, verb)
+	if len(d.Clauses) > 0 {
+		reason += " (" + strings.Join(d.Clauses, ", ") + ")"
+	}
+	return Decision{
+		Action:    ActionAllow,
+		Severity:  "info",
+		Rule:      d.Rule,
+		Clauses:   d.Clauses,
+		Reason:    reason + ".",
+		Exemption: e.ID,
+	}
+}
+
+// reason builds the one-sentence Reason of a rule's decision.
+func reason(prefix, message string, clauses []string) string {
+	msg := strings.TrimSpace(message)
+	msg = strings.TrimSuffix(msg, ".")
+	s := prefix + ": " + msg
+	if len(clauses) > 0 {
+		s += " (" + strings.Join(clauses, ", ") + ")"
+	} else if strings.HasSuffix(msg, "!") || strings.HasSuffix(msg, "?") {
+		return s
+	}
+	return s + "."
+}
+
+// NextEdge returns the next instant strictly after after at which a decision could
+// change with no new observation: the start or end of a schedule some rule uses, on a
+// day that schedule is active, or the start or end of an exemption. It looks at most
+// 400 days ahead for schedule edges and returns the zero time when there is none.
+// Edges are computed in the policy's time zone, so 08:30 stays 08:30 local across
+// clock changes.
+func (p *Policy) NextEdge(after time.Time) time.Time {
+	var best time.Time
+	consider := func(t time.Time) {
+		if t.After(after) && (best.IsZero() || t.Before(best)) {
+			best = t
+		}
+	}
+	for i := range p.exemptions {
+		consider(p.exemptions[i].From)
+		consider(p.exemptions[i].Until)
+	}
+	if len(p.edgeScheds) == 0 {
+		return best
+	}
+	start := calendar.DateOf(after.In(p.loc)).AddDays(-1)
+	for n := 0; n <= 401; n++ {
+		day := start.AddDays(n)
+		if !best.IsZero() && !day.At(0, 0, p.loc).Add(-3*time.Hour).Before(best) {
+			break // every edge on this day or later is after best
+		}
+		for _, si := range p.edgeScheds {
+			s := &p.schedules[si]
+			if !p.dayActive(s, day) {
+				continue
+			}
+			consider(day.At(s.From/60, s.From%60, p.loc))
+			consider(day.At(s.To/60, s.To%60, p.loc))
+		}
+	}
+	return best
+}
