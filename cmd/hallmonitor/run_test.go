@@ -196,8 +196,9 @@ func mustReadFile(t *testing.T, path string) []byte {
 	return b
 }
 
-// noInterfaces drops the example's capture interfaces (the test host has no eth1
-// and the test does not need root): the daemon then runs with no capture source.
+// noInterfaces points capture at an interface that does not exist: the daemon must
+// run (and wait for it, re-opening with backoff) without touching the host's own
+// interfaces.
 func noInterfaces(cfg string) string {
-	return strings.Replace(cfg, "  - name: eth1 ", "  []  # ", 1)
+	return strings.Replace(cfg, "  - name: eth1 ", "  - name: hmtest-absent0 ", 1)
 }
