@@ -408,6 +408,12 @@ func (e *Engine) locate(d *Device) {
 	if reg, ok := e.policy.Registered(d.MAC); ok {
 		d.Managed = reg.Managed
 		d.Role = reg.Role
+		if reg.Kind != "" && (d.Kind == "" || d.Kind == "unknown") {
+			// The register knows what the school bought; the fingerprint could not tell.
+			d.Kind = reg.Kind
+			d.Evidence = append(slices.DeleteFunc(d.Evidence, func(ev fingerprint.Evidence) bool { return ev.Signal == "register" }),
+				fingerprint.Evidence{Signal: "register", Value: reg.AssetTag, Suggests: "kind=" + reg.Kind, Weight: 1})
+		}
 	} else {
 		d.Managed = false
 		d.Role = ""
@@ -419,9 +425,17 @@ func (e *Engine) locate(d *Device) {
 
 // decide evaluates the policy and opens or closes the device's alert episode.
 func (e *Engine) decide(ctx context.Context, d *Device, at time.Time) {
-	dec := e.policy.Evaluate(policy.Input{
-		MAC: d.MAC, Zone: d.Zone, ZoneType: d.ZoneType, Role: d.Role, Kind: d.Kind, Managed: d.Managed,
-	}, at)
+	var dec policy.Decision
+	if d.Zone == "" {
+		// Prefer no decision to a wrong one: a device not yet located (a DHCP
+		// DISCOVER before its lease, or a network no zone describes) is not judged.
+		dec = policy.Decision{Action: policy.ActionAllow, Severity: "info", Rule: "unlocated",
+			Reason: fmt.Sprintf("No zone matches this device's network (VLAN %d, address %q): no decision until it is located.", d.VLAN, d.IP)}
+	} else {
+		dec = e.policy.Evaluate(policy.Input{
+			MAC: d.MAC, Zone: d.Zone, ZoneType: d.ZoneType, Role: d.Role, Kind: d.Kind, Managed: d.Managed,
+		}, at)
+	}
 	if dec.Action != d.Decision.Action || dec.Rule != d.Decision.Rule {
 		e.m.Decisions.WithLabelValues(dec.Action).Inc()
 	}

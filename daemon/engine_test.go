@@ -405,3 +405,20 @@ func TestReplayAppliesEdgesBetweenPackets(t *testing.T) {
 		t.Fatalf("got %+v, want the quiet phone's alert opened at 08:30", ev)
 	}
 }
+
+func TestUnlocatedDeviceIsNotJudged(t *testing.T) {
+	h := start(t, newMemStore())
+	h.clock.Set(at(9, 0))
+	// A DISCOVER carries no address yet: no zone, so no decision (and no alert).
+	h.observe(t, Observation{At: at(9, 0), Kind: ObsDHCP, MAC: "da:a1:19:00:00:08", VLAN: 30,
+		DHCP: &fingerprint.DHCP{MessageType: 1, VendorClass: "android-dhcp-14"}})
+	d := h.e.Devices()[0]
+	if d.Decision.Rule != "unlocated" || d.Decision.Action != "allow" {
+		t.Fatalf("decision %+v, want unlocated allow", d.Decision)
+	}
+	select {
+	case ev := <-h.events:
+		t.Fatalf("event %+v for an unlocated device", ev)
+	case <-time.After(50 * time.Millisecond):
+	}
+}
