@@ -25,9 +25,12 @@ type paramListSig struct {
 var paramListSigs = []paramListSig{
 	// Apple macOS: the iOS list followed by 95 (LDAP), 44, 46 (NetBIOS). Seen in
 	// tcpdump's dhcp-option-108.pcapng (macOS 15, 2025) and fingerbank "Mac OS X".
-	{[]uint8{1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}}},
-	{[]uint8{1, 121, 3, 6, 15, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}}},
-	{[]uint8{1, 121, 3, 6, 15, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.7}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}}},
+	// macOS runs only on Macs, so the list is also evidence against a phone
+	// (kind!=phone): phone-app names from a Mac (WhatsApp, Instagram desktop
+	// apps) must not turn it into one.
+	{[]uint8{1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
+	{[]uint8{1, 121, 3, 6, 15, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
+	{[]uint8{1, 121, 3, 6, 15, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.7}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
 	// iOS/iPadOS/watchOS 16+: adds 108 (RFC 8925 IPv6-only preferred) and 114
 	// (RFC 8910 captive-portal URL) to the iOS 10-15 list; Apple's platform
 	// deployment docs on RFC 8925/8910 support. The device kind (iPhone, iPad,
@@ -98,8 +101,10 @@ var vendorClassSigs = []stringSig{
 	// satori Android 10-14). Wear OS is Android and sends it too.
 	{"android-dhcp-", prefix, "android", []hint{{"os=android", 0.85}, {"kind=phone", 0.4}, {"kind=tablet", 0.15}}},
 	// Microsoft's DHCP client, Windows 2000 onwards (MS-DHCPE; satori Windows 10).
-	{"msft 5.0", exact, "windows", []hint{{"os=windows", 0.85}, {"kind=laptop", 0.3}, {"kind=desktop", 0.25}}},
-	{"msft", prefix, "windows", []hint{{"os=windows", 0.7}}},
+	// Windows is no longer a phone OS (Windows 10 Mobile support ended 14 January
+	// 2020, Microsoft Lifecycle), so it is evidence against a phone (kind!=phone).
+	{"msft 5.0", exact, "windows", []hint{{"os=windows", 0.85}, {"kind=laptop", 0.3}, {"kind=desktop", 0.25}, {"kind!=phone", 0.8}}},
+	{"msft", prefix, "windows", []hint{{"os=windows", 0.7}, {"kind!=phone", 0.6}}},
 	// PlayStation (satori "PlayStation 4/5", "PS Vita": exact vendor codes).
 	{"ps5", exact, "ps5", []hint{{"os=playstation", 0.95}, {"kind=games-console", 0.95}, {"vendor=Sony Interactive Entertainment", 0.9}}},
 	{"ps4", exact, "ps4", []hint{{"os=playstation", 0.95}, {"kind=games-console", 0.95}, {"vendor=Sony Interactive Entertainment", 0.9}}},
@@ -107,7 +112,8 @@ var vendorClassSigs = []stringSig{
 	// Nintendo handhelds/consoles that identify themselves (satori Nintendo rows).
 	{"nintendo", prefix, "nintendo", []hint{{"os=nintendo", 0.9}, {"kind=games-console", 0.85}, {"vendor=Nintendo", 0.9}}},
 	// ChromeOS (satori "ChromeOS", 2023: vendor code "chromeos").
-	{"chromeos", prefix, "chromeos", []hint{{"os=chromeos", 0.9}, {"kind=laptop", 0.6}}},
+	// ChromeOS runs Android phone apps from Play, but never on a phone.
+	{"chromeos", prefix, "chromeos", []hint{{"os=chromeos", 0.9}, {"kind=laptop", 0.6}, {"kind!=phone", 0.8}}},
 	// dhcpcd's default "dhcpcd-VERSION:OS-RELEASE:MACHINE:PLATFORM" (dhcpcd(8)
 	// --vendorclassid; lab: dhcpcd 10). Raspberry Pi OS, older Android, Linux.
 	{"dhcpcd-", prefix, "dhcpcd", []hint{{"os=linux", 0.5}}},
@@ -165,10 +171,12 @@ var dnsSigs = []stringSig{
 	{"connectivitycheck.gstatic.com", exact, "android-check", []hint{{"os=android", 0.6}}},
 	{"connectivitycheck.android.com", exact, "android-check", []hint{{"os=android", 0.6}}},
 	{"clients3.google.com", exact, "google-204", []hint{{"os=android", 0.3}, {"os=chromeos", 0.3}}},
-	{"www.msftconnecttest.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}}},
-	{"ipv6.msftconnecttest.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}}},
-	{"www.msftncsi.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}}},
-	{"dns.msftncsi.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}}},
+	// NCSI probes come from Windows itself, which no longer runs on phones
+	// (Windows 10 Mobile support ended January 2020): also against a phone.
+	{"www.msftconnecttest.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}, {"kind!=phone", 0.5}}},
+	{"ipv6.msftconnecttest.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}, {"kind!=phone", 0.5}}},
+	{"www.msftncsi.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}, {"kind!=phone", 0.5}}},
+	{"dns.msftncsi.com", exact, "windows-ncsi", []hint{{"os=windows", 0.6}, {"kind!=phone", 0.5}}},
 	{"ctest.cdn.nintendo.net", exact, "nintendo-check", []hint{{"os=nintendo", 0.8}, {"kind=games-console", 0.75}, {"vendor=Nintendo", 0.7}}},
 	{"conntest.nintendowifi.net", exact, "nintendo-check", []hint{{"os=nintendo", 0.8}, {"kind=games-console", 0.75}, {"vendor=Nintendo", 0.7}}},
 	{".nintendo.net", suffix, "nintendo", []hint{{"os=nintendo", 0.35}, {"kind=games-console", 0.3}}},
@@ -178,6 +186,54 @@ var dnsSigs = []stringSig{
 	{"spectrum.s3.amazonaws.com", exact, "kindle-wifistub", []hint{{"os=kindle", 0.6}, {"kind=e-reader", 0.5}, {"vendor=Amazon", 0.5}}},
 	{".fitbit.com", suffix, "fitbit", []hint{{"vendor=Fitbit", 0.2}}},
 	{".garmin.com", suffix, "garmin", []hint{{"vendor=Garmin", 0.2}}},
+
+	// Apple network time. iOS and iPadOS set the clock from time-ios.apple.com,
+	// macOS from time.apple.com (or time.euro/asia.apple.com, its Date & Time
+	// choices): Apple Support "Use Apple products on enterprise networks" lists
+	// time-ios.apple.com for devices setting their date and time; macOS's
+	// time.apple.com default is in its Date & Time settings (Eclectic Light,
+	// "System time, clocks and their syncing in macOS", 2025). iOS runs on
+	// iPhones and iPads alike, so the kind leans phone only modestly: pupils
+	// carry phones far more often than their own tablets, and the policy names
+	// tablets too, so a personal iPad called "phone" would still be wrong.
+	// time.apple.com is only a weak macOS hint (older iOS, watchOS and apps can
+	// ask for it) and says nothing of the kind.
+	{"time-ios.apple.com", exact, "apple-time-ios", []hint{{"os=ios", 0.6}, {"os=ipados", 0.2}, {"vendor=Apple", 0.6}, {"kind=phone", 0.25}, {"kind=tablet", 0.15}}},
+	{"time.apple.com", exact, "apple-time-macos", []hint{{"os=macos", 0.3}, {"vendor=Apple", 0.5}}},
+	{"time.euro.apple.com", exact, "apple-time-macos", []hint{{"os=macos", 0.3}, {"vendor=Apple", 0.5}}},
+	{"time.asia.apple.com", exact, "apple-time-macos", []hint{{"os=macos", 0.3}, {"vendor=Apple", 0.5}}},
+
+	// Android platform services. time.android.com is AOSP's default NTP server
+	// (frameworks/base config_ntpServer); mtalk.google.com is Firebase Cloud
+	// Messaging's connection endpoint (Google "FCM ports and your firewall":
+	// mtalk.google.com on 5228-5230); android.clients.google.com and
+	// play.googleapis.com are Google Play services / Play Store back ends
+	// (Google's Android Enterprise network requirements). They are the OS, not
+	// the form factor: Android tablets, Wear OS watches (see archWearOS) and
+	// Chromebooks running Play apps ask for them too, so no kind hint. All of
+	// them count as one "android-services" label.
+	{"time.android.com", exact, "android-services", []hint{{"os=android", 0.5}}},
+	{"mtalk.google.com", exact, "android-services", []hint{{"os=android", 0.5}}},
+	{"android.clients.google.com", exact, "android-services", []hint{{"os=android", 0.5}}},
+	{"play.googleapis.com", exact, "android-services", []hint{{"os=android", 0.5}}},
+
+	// Mobile-app API hosts: names the phone apps use and browsers do not, so
+	// they show an app on a phone (or, less often, a tablet), never on their
+	// own a decision (0.25 < decideScore). Each app is one label, so one app's
+	// many names count once, and distinct apps add up.
+	// - i.instagram.com: the Instagram apps' private API host (the web client
+	//   uses www.instagram.com); Instagram has had an iPad app only since 2024.
+	// - app.snapchat.com and *.sc-cdn.net: the Snapchat app's API and media CDN.
+	//   Snapchat is made for phones; its iPad app and Snapchat for Web (2022,
+	//   web.snapchat.com) are minor, and the web client can load from sc-cdn.net.
+	// - g.whatsapp.net: the WhatsApp phone client's chat endpoint (WhatsApp Web
+	//   and the desktop apps connect to web.whatsapp.com instead). Weighted a
+	//   little lower: the newer native desktop and iPad apps are not well
+	//   documented.
+	{"i.instagram.com", exact, "instagram-app", []hint{{"kind=phone", 0.25}, {"kind=tablet", 0.05}}},
+	{"app.snapchat.com", exact, "snapchat-app", []hint{{"kind=phone", 0.25}, {"kind=tablet", 0.05}}},
+	{".sc-cdn.net", suffix, "snapchat-app", []hint{{"kind=phone", 0.25}, {"kind=tablet", 0.05}}},
+	{"g.whatsapp.net", exact, "whatsapp-app", []hint{{"kind=phone", 0.2}, {"kind=tablet", 0.05}}},
 }
 
 // vendorHints are what an IEEE OUI alone says about the kind of device. Most
