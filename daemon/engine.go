@@ -47,7 +47,12 @@ type Classifier func(fingerprint.Signals) fingerprint.Profile
 const (
 	DefaultMaxDevices  = 20000
 	DefaultAbsentAfter = 2 * time.Hour
-	maxDNSNames        = 32
+	// DefaultFloodRate is the number of never-seen MACs per minute on one VLAN above
+	// which DHCP DISCOVERs from new MACs are aggregated into one flood episode
+	// instead of becoming devices (a DHCP starvation tool; a real class arriving
+	// at 08:25 brings perhaps 30 new devices a minute).
+	DefaultFloodRate = 300
+	maxDNSNames      = 32
 )
 
 // Options configure an Engine.
@@ -72,10 +77,15 @@ type Options struct {
 	// capture): schedule edges between two packets are applied when the later packet
 	// arrives, and no wall-clock timer runs.
 	FollowPacketTime bool
+	// FloodRate overrides DefaultFloodRate (new MACs per minute per VLAN).
+	FloodRate int
 }
 
 // Engine owns the live state. Only its loop goroutine writes; everyone else reads
 // memdb snapshots or goes through its methods.
+type atomicInt = atomic.Int64
+
+// Engine owns the live state.
 type Engine struct {
 	o       Options
 	log     *zap.Logger
@@ -87,10 +97,12 @@ type Engine struct {
 
 	// Owned by the loop goroutine.
 	policy   Policy
-	episodes map[string]*Alert // MAC → open alert episode
+	episodes map[string]*Alert // episodeKey → open alert episode
+	floods   map[uint16]*flood // per VLAN: new-MAC rate and any open flood episode
 	fleetAt  time.Time         // every device has been evaluated at this instant
 	latest   time.Time         // newest observation time seen
 
+	nDevices   atomicInt    // devices in live state (written by the loop)
 	lastObs    atomic.Int64 // unix nanos (wall clock) of the last observation applied
 	started    atomic.Bool
 	stopped    atomic.Bool
@@ -124,6 +136,9 @@ func New(o Options) (*Engine, error) {
 	if o.AbsentAfter <= 0 {
 		o.AbsentAfter = DefaultAbsentAfter
 	}
+	if o.FloodRate <= 0 {
+		o.FloodRate = DefaultFloodRate
+	}
 	db, err := newStateDB()
 	if err != nil {
 		return nil, err
@@ -137,6 +152,7 @@ func New(o Options) (*Engine, error) {
 		reloads:  make(chan Policy),
 		policy:   o.Policy,
 		episodes: map[string]*Alert{},
+		floods:   map[uint16]*flood{},
 	}
 	e.broker = newBroker(e.m.EventsDropped.Inc)
 	return e, nil
@@ -320,8 +336,11 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 	var d Device
 	fresh := raw == nil
 	if fresh {
-		if e.count() >= e.o.MaxDevices {
-			e.evictOne()
+		if e.floodAbsorbs(ctx, o) {
+			return
+		}
+		if e.nDevices.Load() >= int64(e.o.MaxDevices) {
+			e.evict()
 		}
 		d = Device{MAC: o.MAC, FirstSeen: o.At, Kind: "unknown", OS: "unknown"}
 	} else {
@@ -440,7 +459,7 @@ func (e *Engine) decide(ctx context.Context, d *Device, at time.Time) {
 		e.m.Decisions.WithLabelValues(dec.Action).Inc()
 	}
 	d.Decision = dec
-	open := e.episodes[d.MAC]
+	open := e.episodes[policyKey(d.MAC)]
 	if dec.Breach() {
 		if open != nil && open.Rule == dec.Rule && open.Zone == d.Zone {
 			return // same episode goes on
@@ -477,7 +496,7 @@ func (e *Engine) openEpisode(ctx context.Context, d *Device, dec policy.Decision
 		e.log.Error("alert not stored; will retry", zap.String("mac", d.MAC), zap.String("rule", dec.Rule), zap.Error(err))
 		return
 	}
-	e.episodes[d.MAC] = &a
+	e.episodes[policyKey(d.MAC)] = &a
 	e.m.AlertsOpened.WithLabelValues(a.Severity).Inc()
 	e.log.Warn("alert opened",
 		zap.String("alert", a.ID), zap.String("severity", a.Severity), zap.String("rule", a.Rule),
@@ -492,7 +511,7 @@ func (e *Engine) closeEpisode(ctx context.Context, a *Alert, at time.Time) {
 		e.log.Error("alert close not stored; will retry", zap.String("alert", a.ID), zap.Error(err))
 		return
 	}
-	delete(e.episodes, a.Device.MAC)
+	delete(e.episodes, episodeKey(*a))
 	closed := *a
 	t := at.UTC()
 	closed.ClosedAt = &t
@@ -510,7 +529,12 @@ func (e *Engine) resumeEpisodes(ctx context.Context) error {
 	}
 	for i := range open {
 		a := open[i]
-		e.episodes[a.Device.MAC] = &a
+		e.episodes[episodeKey(a)] = &a
+		if a.Rule == ruleFlood {
+			var vlan uint16
+			_, _ = fmt.Sscanf(a.Zone, "vlan-%d", &vlan)
+			e.floods[vlan] = &flood{window: a.OpenedAt, alert: e.episodes[episodeKey(a)]}
+		}
 	}
 	if len(open) > 0 {
 		e.log.Info("resumed open alert episodes", zap.Int("count", len(open)))
@@ -536,7 +560,7 @@ func (e *Engine) ageOut(ctx context.Context, now time.Time) {
 		}
 		dc := cloneDevice(d)
 		dc.Zone, dc.ZoneType = "", "unknown"
-		if a := e.episodes[dc.MAC]; a != nil {
+		if a := e.episodes[policyKey(dc.MAC)]; a != nil {
 			e.closeEpisode(ctx, a, now)
 		}
 		dc.Decision = policy.Decision{Action: policy.ActionAllow, Rule: "absent", Reason: "Device not seen for " + e.o.AbsentAfter.String() + "; taken to have left."}
@@ -546,49 +570,43 @@ func (e *Engine) ageOut(ctx context.Context, now time.Time) {
 
 func (e *Engine) put(d *Device) {
 	txn := e.db.Txn(true)
+	if existing, _ := txn.First(tableDevices, "id", d.MAC); existing == nil {
+		e.nDevices.Add(1)
+	}
 	if err := txn.Insert(tableDevices, d); err != nil {
 		txn.Abort()
 		e.log.Error("live state insert", zap.String("mac", d.MAC), zap.Error(err))
 		return
 	}
 	txn.Commit()
-	e.m.Devices.Set(float64(e.count()))
+	e.m.Devices.Set(float64(e.nDevices.Load()))
 }
 
-func (e *Engine) count() int {
-	txn := e.db.Txn(false)
-	defer txn.Abort()
-	it, err := txn.Get(tableDevices, "id")
-	if err != nil {
-		return 0
-	}
+// evict removes the least recently seen 5 % of devices that have no open alert,
+// in one transaction, so a flood of new MACs costs one scan per 5 % and not one
+// per device.
+func (e *Engine) evict() {
+	snap := e.snapshot()
+	slices.SortFunc(snap, func(a, b *Device) int { return a.LastSeen.Compare(b.LastSeen) })
+	want := max(1, e.o.MaxDevices/20)
+	txn := e.db.Txn(true)
 	n := 0
-	for obj := it.Next(); obj != nil; obj = it.Next() {
-		n++
-	}
-	return n
-}
-
-func (e *Engine) evictOne() {
-	var victim *Device
-	for _, d := range e.snapshot() {
-		if e.episodes[d.MAC] != nil {
+	for _, d := range snap {
+		if n >= want {
+			break
+		}
+		if e.episodes[policyKey(d.MAC)] != nil || e.episodes[identityKey(d.MAC)] != nil {
 			continue
 		}
-		if victim == nil || d.LastSeen.Before(victim.LastSeen) {
-			victim = d
+		if err := txn.Delete(tableDevices, d); err != nil {
+			continue
 		}
-	}
-	if victim == nil {
-		return
-	}
-	txn := e.db.Txn(true)
-	if err := txn.Delete(tableDevices, victim); err != nil {
-		txn.Abort()
-		return
+		n++
 	}
 	txn.Commit()
-	e.m.DevicesDropped.Inc()
+	e.nDevices.Add(int64(-n))
+	e.m.DevicesDropped.Add(float64(n))
+	e.m.Devices.Set(float64(e.nDevices.Load()))
 }
 
 func (e *Engine) snapshot() []*Device {
@@ -654,7 +672,7 @@ func (e *Engine) Subscribe() (<-chan Event, func()) { return e.broker.subscribe(
 
 // Health reports whether the engine runs, with details for /healthz.
 func (e *Engine) Health() (bool, map[string]any) {
-	detail := map[string]any{"devices": e.count()}
+	detail := map[string]any{"devices": e.nDevices.Load()}
 	if last := e.lastObs.Load(); last > 0 {
 		detail["last_observation"] = time.Unix(0, last).UTC().Format(time.RFC3339)
 	}
