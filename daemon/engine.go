@@ -43,6 +43,13 @@ type Source interface {
 // Classifier turns a device's signals into a profile (rules/fingerprint.Classify).
 type Classifier func(fingerprint.Signals) fingerprint.Profile
 
+// Refiner re-classifies a device given its previous profile, with hysteresis.
+type Refiner func(prev fingerprint.Profile, s fingerprint.Signals) fingerprint.Profile
+
+// IdentityCheck reports whether a confident fingerprint contradicts what the
+// school register says a device is (a "school laptop" that looks like an iPhone).
+type IdentityCheck func(registerKind string, p fingerprint.Profile) (bool, string)
+
 // Defaults.
 const (
 	DefaultMaxDevices  = 20000
@@ -60,6 +67,8 @@ type Options struct {
 	SiteID   string
 	Policy   Policy
 	Classify Classifier
+	Refine   Refiner       // optional: hysteresis
+	Identity IdentityCheck // optional: identity-mismatch alerts (SPT-10)
 	Store    AlertStore
 	Clock    Clock // nil → SystemClock
 	Logger   *zap.Logger
@@ -391,6 +400,9 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 	if locationChanged || signalsChanged || d.Zone == "" {
 		e.locate(&d)
 	}
+	if signalsChanged {
+		e.checkIdentity(ctx, &d, o.At)
+	}
 	e.decide(ctx, &d, o.At)
 	e.put(&d)
 }
@@ -404,7 +416,14 @@ func isClientMessage(t uint8) bool {
 }
 
 func (e *Engine) classify(d *Device) {
-	p := e.o.Classify(fingerprint.Signals{MAC: d.MAC, DHCP: d.DHCP, DNSNames: d.DNSNames, TTL: d.TTL, Hostname: d.Hostname})
+	s := fingerprint.Signals{MAC: d.MAC, DHCP: d.DHCP, DNSNames: d.DNSNames, TTL: d.TTL, Hostname: d.Hostname}
+	var p fingerprint.Profile
+	if e.o.Refine != nil && d.fp.Kind != "" {
+		p = e.o.Refine(d.fp, s) // hysteresis: weak contrary readings do not flip the device
+	} else {
+		p = e.o.Classify(s)
+	}
+	d.fp = p
 	e.m.Classified.Inc()
 	d.Kind, d.OS, d.Vendor = orUnknown(p.Kind), orUnknown(p.OS), p.Vendor
 	d.Confidence, d.RandomizedMAC, d.Evidence = p.Confidence, p.RandomizedMAC, p.Evidence
@@ -476,33 +495,36 @@ func (e *Engine) decide(ctx context.Context, d *Device, at time.Time) {
 }
 
 func (e *Engine) openEpisode(ctx context.Context, d *Device, dec policy.Decision, at time.Time) {
-	a := Alert{
-		ID:       ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String(),
-		SiteID:   e.o.SiteID,
-		State:    AlertNew,
+	e.open(ctx, policyKey(d.MAC), Alert{
 		Severity: dec.Severity,
 		Action:   dec.Action,
-		OpenedAt: at.UTC(),
 		Device:   AlertDevice{MAC: d.MAC, Kind: d.Kind, OS: d.OS, Hostname: d.Hostname, Role: d.Role},
 		Zone:     d.Zone,
 		Rule:     dec.Rule,
 		Clauses:  slices.Clone(dec.Clauses),
 		Reason:   dec.Reason,
-	}
-	// Durable first: nobody hears of an alert the store has not committed. On a
-	// store error the episode stays unopened and is retried at the next evaluation.
+	}, at)
+}
+
+// open makes a new alert episode durable and then tells subscribers. Durable
+// first: nobody hears of an alert the store has not committed. On a store error
+// the episode stays unopened and is retried at the next evaluation.
+func (e *Engine) open(ctx context.Context, key string, a Alert, at time.Time) *Alert {
+	a.ID = ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String()
+	a.SiteID, a.State, a.OpenedAt = e.o.SiteID, AlertNew, at.UTC()
 	if err := e.o.Store.InsertAlert(ctx, a); err != nil {
 		e.m.StoreErrors.Inc()
-		e.log.Error("alert not stored; will retry", zap.String("mac", d.MAC), zap.String("rule", dec.Rule), zap.Error(err))
-		return
+		e.log.Error("alert not stored; will retry", zap.String("mac", a.Device.MAC), zap.String("rule", a.Rule), zap.Error(err))
+		return nil
 	}
-	e.episodes[policyKey(d.MAC)] = &a
+	e.episodes[key] = &a
 	e.m.AlertsOpened.WithLabelValues(a.Severity).Inc()
 	e.log.Warn("alert opened",
 		zap.String("alert", a.ID), zap.String("severity", a.Severity), zap.String("rule", a.Rule),
 		zap.Strings("clauses", a.Clauses), zap.String("zone", a.Zone), zap.String("kind", a.Device.Kind),
-		zap.String("role", a.Device.Role))
-	e.broker.publish(Event{Type: "alert.opened", Alert: &a, MAC: d.MAC})
+		zap.String("role", a.Device.Role), zap.String("reason", a.Reason))
+	e.broker.publish(Event{Type: "alert.opened", Alert: &a, MAC: a.Device.MAC})
+	return &a
 }
 
 func (e *Engine) closeEpisode(ctx context.Context, a *Alert, at time.Time) {
@@ -759,4 +781,38 @@ func (e *Engine) changeAlert(ctx context.Context, id, actor, action string, chan
 
 func alertState(a Alert) map[string]any {
 	return map[string]any{"state": a.State, "outcome": a.Outcome, "note": a.Note}
+}
+
+// checkIdentity opens an identity-mismatch episode when the fingerprint of a
+// registered device contradicts the register (SPT-10: school devices are for work
+// use, subject to audit and monitoring), and closes it when they agree again.
+func (e *Engine) checkIdentity(ctx context.Context, d *Device, at time.Time) {
+	if e.o.Identity == nil {
+		return
+	}
+	reg, ok := e.policy.Registered(d.MAC)
+	open := e.episodes[identityKey(d.MAC)]
+	mismatch, why := false, ""
+	if ok && reg.Kind != "" {
+		mismatch, why = e.o.Identity(reg.Kind, d.fp)
+	}
+	if !mismatch {
+		if open != nil {
+			e.closeEpisode(ctx, open, at)
+		}
+		return
+	}
+	if open != nil {
+		return
+	}
+	e.open(ctx, identityKey(d.MAC), Alert{
+		Severity: "high",
+		Action:   policy.ActionAlert,
+		Device:   AlertDevice{MAC: d.MAC, Kind: d.fp.Kind, OS: d.fp.OS, Hostname: d.Hostname, Role: d.Role},
+		Zone:     d.Zone,
+		Rule:     ruleIdentityMismatch,
+		Clauses:  []string{"SPT-10"},
+		Reason: fmt.Sprintf("Registered as %s %q (%s) but looks like %s/%s: %s.",
+			reg.Kind, reg.AssetTag, reg.Owner, d.fp.Kind, d.fp.OS, why),
+	}, at)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -421,4 +422,34 @@ func TestUnlocatedDeviceIsNotJudged(t *testing.T) {
 		t.Fatalf("event %+v for an unlocated device", ev)
 	case <-time.After(50 * time.Millisecond):
 	}
+}
+
+// SPT-10: a school laptop on the register that now looks like a phone.
+func TestIdentityMismatchAlert(t *testing.T) {
+	h := start(t, newMemStore(), func(o *Options) {
+		o.Policy = registerPolicy{fakePolicy{edge: at(8, 30)}}
+		o.Identity = func(kind string, p fingerprint.Profile) (bool, string) {
+			return kind == "laptop" && p.Kind == "phone", "phone DHCP fingerprint"
+		}
+	})
+	h.observe(t, phoneDHCP("00:11:22:33:44:66", "10.30.1.5", at(8, 0)))
+	ev := h.nextEvent(t)
+	if ev.Type != "alert.opened" || ev.Alert.Rule != "identity-mismatch" || ev.Alert.Clauses[0] != "SPT-10" {
+		t.Fatalf("got %+v, want an identity-mismatch alert citing SPT-10", ev)
+	}
+	if !strings.Contains(ev.Alert.Reason, "HMA-LT-0042") || ev.Alert.Device.Kind != "phone" {
+		t.Errorf("reason %q / device %+v: want the asset tag and the kind seen", ev.Alert.Reason, ev.Alert.Device)
+	}
+	if d := h.e.Devices()[0]; !d.Managed || d.Kind != "phone" {
+		t.Errorf("device %+v: want managed, kind as fingerprinted", d)
+	}
+}
+
+type registerPolicy struct{ fakePolicy }
+
+func (p registerPolicy) Registered(mac string) (policy.RegisterEntry, bool) {
+	if mac == "00:11:22:33:44:66" {
+		return policy.RegisterEntry{MAC: mac, Role: "staff-direct", Kind: "laptop", AssetTag: "HMA-LT-0042", Owner: "ICT", Managed: true}, true
+	}
+	return p.fakePolicy.Registered(mac)
 }

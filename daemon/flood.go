@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/oklog/ulid/v2"
 	"go.uber.org/zap"
 )
 
@@ -76,30 +75,19 @@ func (e *Engine) floodAbsorbs(ctx context.Context, o Observation) bool {
 }
 
 func (e *Engine) startFlood(ctx context.Context, vlan uint16, f *flood, at time.Time) {
-	a := Alert{
-		ID:       ulid.MustNew(ulid.Timestamp(at), ulid.DefaultEntropy()).String(),
-		SiteID:   e.o.SiteID,
-		State:    AlertNew,
+	a := e.open(ctx, floodKey(vlan), Alert{
 		Severity: "high",
 		Action:   "alert",
-		OpenedAt: at.UTC(),
 		Device:   AlertDevice{Kind: "unknown", OS: "unknown"},
 		Zone:     floodZone(vlan),
 		Rule:     ruleFlood,
 		Clauses:  []string{"SPT-2"},
 		Reason: fmt.Sprintf("DHCP flood on VLAN %d: more than %d never-seen MACs in a minute (a DHCP starvation tool?); "+
 			"new MACs that only send DISCOVERs are counted, not tracked, until it stops.", vlan, e.o.FloodRate),
+	}, at)
+	if a != nil {
+		f.alert, f.absorbed, f.quiet = a, 0, 0
 	}
-	if err := e.o.Store.InsertAlert(ctx, a); err != nil {
-		e.m.StoreErrors.Inc()
-		e.log.Error("flood alert not stored; will retry", zap.Uint16("vlan", vlan), zap.Error(err))
-		return
-	}
-	f.alert, f.absorbed, f.quiet = &a, 0, 0
-	e.episodes[floodKey(vlan)] = &a
-	e.m.AlertsOpened.WithLabelValues(a.Severity).Inc()
-	e.log.Warn("DHCP flood: aggregating new MACs", zap.String("alert", a.ID), zap.Uint16("vlan", vlan))
-	e.broker.publish(Event{Type: "alert.opened", Alert: &a})
 }
 
 func (e *Engine) endFlood(ctx context.Context, vlan uint16, f *flood, at time.Time) {

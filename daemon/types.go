@@ -75,6 +75,8 @@ type Device struct {
 	DHCP     *fingerprint.DHCP `json:"-"`
 	DNSNames []string          `json:"-"`
 	TTL      uint8             `json:"-"`
+
+	fp fingerprint.Profile // the fingerprint's own conclusion, before the register fills gaps
 }
 
 // Alert states.

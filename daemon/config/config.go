@@ -57,6 +57,8 @@ type Config struct {
 	Storage     Storage
 	Logging     Logging
 	Source      string // the file name it was read from
+
+	reviewPos policy.Pos // where school.policy_review_due (or review_by) is
 }
 
 // School identifies the site.
@@ -134,18 +136,53 @@ func (es Errors) Unwrap() []error {
 }
 
 // Load reads and validates the configuration file at path. An invalid file yields
-// an Errors (one per problem); an unreadable one a wrapped I/O error.
+// an Errors (one per problem); an unreadable one a wrapped I/O error. Files the
+// configuration names (calendar.ics) are read relative to its directory.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(path, data)
+	return ParseWithFiles(path, data, DirReader(filepath.Dir(path)))
+}
+
+// DirReader reads the files a configuration names: a relative name is taken
+// relative to dir (the configuration file's directory), an absolute one as is.
+func DirReader(dir string) policy.ReadFile {
+	return func(name string) ([]byte, error) {
+		if name == "" {
+			return nil, errors.New("empty file name")
+		}
+		p := name
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		const maxSize = 8 << 20 // a school year's calendar is a few kilobytes
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		if !st.Mode().IsRegular() || st.Size() > maxSize {
+			return nil, fmt.Errorf("read %s: not a regular file of at most %d bytes", p, maxSize)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		return data, nil
+	}
 }
 
 // Parse validates data as a configuration file called name (used in error
-// positions and as Config.Source).
+// positions and as Config.Source). Files it names are read relative to the
+// directory of name.
 func Parse(name string, data []byte) (*Config, error) {
+	return ParseWithFiles(name, data, DirReader(filepath.Dir(name)))
+}
+
+// ParseWithFiles is Parse with the reader for the files the configuration names;
+// nil refuses them.
+func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, error) {
 	root, err := yamlstrict.Parse(data)
 	if err != nil {
 		var ye yamlstrict.Error
@@ -203,9 +240,9 @@ func Parse(name string, data []byte) (*Config, error) {
 		loc, _ = loadLocation(DefaultTimezone)
 	}
 	if schoolNode != nil {
-		school(&d, schoolNode, &c.School, loc)
+		c.reviewPos = school(&d, schoolNode, &c.School, loc)
 	}
-	c.Policy = policy.Decode(&d, secs, loc)
+	c.Policy = policy.DecodeWithFiles(&d, secs, loc, read)
 	if err := d.Err(); err != nil {
 		return nil, withFile(name, err.(yamlstrict.Errors))
 	}
@@ -229,7 +266,22 @@ func withFile(name string, es yamlstrict.Errors) Errors {
 
 var siteIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
 
-func school(d *yamlstrict.Decoder, n *yaml.Node, s *School, loc *time.Location) {
+func school(d *yamlstrict.Decoder, n *yaml.Node, s *School, loc *time.Location) (reviewPos policy.Pos) {
+	review := func(key string) yamlstrict.Field {
+		return func(v *yaml.Node) {
+			sv, ok := d.Scalar(v, "school "+key)
+			if !ok {
+				return
+			}
+			dt, err := calendar.ParseDate(sv.Value)
+			if err != nil {
+				d.Errorf(sv, "school %s: %v", key, err)
+				return
+			}
+			s.PolicyReviewDue = dt.At(0, 0, loc)
+			reviewPos = policy.Pos{Line: sv.Line, Col: sv.Column}
+		}
+	}
 	seen := d.Mapping(n, "school", yamlstrict.Fields{
 		"name": func(v *yaml.Node) {
 			s.Name = strings.TrimSpace(d.String(v, "school name"))
@@ -248,20 +300,35 @@ func school(d *yamlstrict.Decoder, n *yaml.Node, s *School, loc *time.Location) 
 			}
 			s.SiteID = sv.Value
 		},
-		"policy_review_due": func(v *yaml.Node) {
-			sv, ok := d.Scalar(v, "school policy_review_due")
-			if !ok {
-				return
-			}
-			dt, err := calendar.ParseDate(sv.Value)
-			if err != nil {
-				d.Errorf(sv, "school policy_review_due: %v", err)
-				return
-			}
-			s.PolicyReviewDue = dt.At(0, 0, loc)
-		},
+		"policy_review_due": review("policy_review_due"),
+		"review_by":         review("review_by"), // the same, by its newer name
 	})
 	d.Require(n, seen, "school", "name", "site_id")
+	if a, b := seen["policy_review_due"], seen["review_by"]; a != nil && b != nil {
+		d.Errorf(b, "school: give policy_review_due or review_by, not both (policy_review_due is at line %d)", a.Line)
+	}
+	return reviewPos
+}
+
+// Warnings are what is valid but needs attention, each as FILE:LINE:COL: the
+// policy's warnings (overlapping zones, unreachable rules, ignored calendar events)
+// and, when now is past it, the policy review date (SPT-14, OSS-7).
+func (c *Config) Warnings(now time.Time) []Error {
+	var out []Error
+	for _, w := range c.Policy.Warnings() {
+		out = append(out, Error{File: c.Source, Line: w.Pos.Line, Col: w.Pos.Col, Msg: w.Msg})
+	}
+	if c.ReviewOverdue(now) {
+		out = append(out, Error{File: c.Source, Line: c.reviewPos.Line, Col: c.reviewPos.Col, Msg: fmt.Sprintf(
+			"policy review was due %s (OSS-7/SPT-14): review the device policy and update school.policy_review_due",
+			c.School.PolicyReviewDue.Format(time.DateOnly))})
+	}
+	return out
+}
+
+// ReviewOverdue reports whether the school's policy review date has passed at now.
+func (c *Config) ReviewOverdue(now time.Time) bool {
+	return !c.School.PolicyReviewDue.IsZero() && !now.Before(c.School.PolicyReviewDue)
 }
 
 var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,14}$`)
