@@ -17,6 +17,8 @@ const (
 	ObsDNS                     // a DNS query from the device (DNSName is set)
 	ObsARP                     // an ARP packet from the device (IP is its sender address)
 	ObsIPv6                    // DHCPv6 / ICMPv6-ND tying an IPv6 address to the MAC
+	ObsAP                      // an access-point association event (AP, SSID, APEvent set)
+	ObsRADIUS                  // RADIUS accounting (AP, SSID, Identity, APEvent set)
 )
 
 func (k ObsKind) String() string {
@@ -29,6 +31,10 @@ func (k ObsKind) String() string {
 		return "arp"
 	case ObsIPv6:
 		return "ipv6"
+	case ObsAP:
+		return "ap"
+	case ObsRADIUS:
+		return "radius"
 	}
 	return "unknown"
 }
@@ -46,6 +52,14 @@ type Observation struct {
 	DHCP      *fingerprint.DHCP
 	DNSName   string // query name without trailing dot, lower case
 	Hostname  string // mDNS / other host name evidence
+
+	// Location feeds (adapters/apfeed, adapters/radius).
+	AP       string // access point name (or its MAC when the feed gives no name)
+	APMAC    string // access point (BSSID or radio) MAC, lower-case colon form
+	SSID     string
+	APEvent  string // associate | roam | disassociate
+	Identity string // 802.1X identity (RADIUS User-Name)
+	Source   string // which feed: "syslog:hostapd", "syslog:unifi", "radius:10.0.0.2", ...
 
 	barrier chan struct{} // internal: closed by the loop when reached (queue flush)
 }
