@@ -13,12 +13,12 @@ type ObsKind uint8
 
 // Observation kinds.
 const (
-	ObsDHCP ObsKind = iota + 1 // a DHCPv4 client message (DHCP is set)
-	ObsDNS                     // a DNS query from the device (DNSName is set)
-	ObsARP                     // an ARP packet from the device (IP is its sender address)
-	ObsIPv6                    // DHCPv6 / ICMPv6-ND tying an IPv6 address to the MAC
-	ObsAP                      // an access-point association event (AP, SSID, APEvent set)
-	ObsRADIUS                  // RADIUS accounting (AP, SSID, Identity, APEvent set)
+	ObsDHCP   ObsKind = iota + 1 // a DHCPv4 client message (DHCP is set)
+	ObsDNS                       // a DNS query from the device (DNSName is set)
+	ObsARP                       // an ARP packet from the device (IP is its sender address)
+	ObsIPv6                      // DHCPv6 / ICMPv6-ND tying an IPv6 address to the MAC
+	ObsAP                        // an access-point association event (AP, SSID, APEvent set)
+	ObsRADIUS                    // RADIUS accounting (AP, SSID, Identity, APEvent set)
 )
 
 func (k ObsKind) String() string {
