@@ -194,3 +194,12 @@ type Event struct {
 	Alert *Alert `json:"alert,omitempty"`
 	MAC   string `json:"mac,omitempty"`
 }
+
+// ZoneVisit is one closed stay of a device in a zone (zone history, for the
+// reports' device-minutes and the device page).
+type ZoneVisit struct {
+	MAC  string    `json:"mac"`
+	Zone string    `json:"zone"`
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+}

@@ -243,10 +243,19 @@ func (s *Store) Purge(ctx context.Context, before time.Time) (int, error) {
 		if err != nil {
 			return err
 		}
-		if n, err = res.RowsAffected(); err != nil || n == 0 {
+		if n, err = res.RowsAffected(); err != nil {
 			return err
 		}
-		after, err := json.Marshal(map[string]any{"closed_before": before.UTC().Format(time.RFC3339Nano), "deleted": n})
+		// Zone history holds MACs too: the same retention applies.
+		res, err = tx.ExecContext(ctx, `DELETE FROM zone_history WHERE to_at < ?`, nanos(before))
+		if err != nil {
+			return err
+		}
+		visits, err := res.RowsAffected()
+		if err != nil || n+visits == 0 {
+			return err
+		}
+		after, err := json.Marshal(map[string]any{"closed_before": before.UTC().Format(time.RFC3339Nano), "deleted": n, "zone_visits_deleted": visits})
 		if err != nil {
 			return err
 		}
