@@ -88,6 +88,12 @@ type Options struct {
 	FollowPacketTime bool
 	// FloodRate overrides DefaultFloodRate (new MACs per minute per VLAN).
 	FloodRate int
+	// Dwell is how long a device must stay in a new zone before the move takes
+	// effect (default DefaultDwell), so a phone flickering between two access
+	// points does not open and close alerts. A device's first zone is immediate.
+	Dwell time.Duration
+	// History, when set, receives every closed stay in a zone (zone history).
+	History ZoneHistory
 }
 
 // Engine owns the live state. Only its loop goroutine writes; everyone else reads
@@ -107,6 +113,7 @@ type Engine struct {
 	// Owned by the loop goroutine.
 	policy   Policy
 	episodes map[string]*Alert // episodeKey → open alert episode
+	pending  map[string]bool   // MACs with a zone change waiting for its dwell time
 	floods   map[uint16]*flood // per VLAN: new-MAC rate and any open flood episode
 	fleetAt  time.Time         // every device has been evaluated at this instant
 	latest   time.Time         // newest observation time seen
@@ -145,6 +152,9 @@ func New(o Options) (*Engine, error) {
 	if o.AbsentAfter <= 0 {
 		o.AbsentAfter = DefaultAbsentAfter
 	}
+	if o.Dwell == 0 {
+		o.Dwell = DefaultDwell
+	}
 	if o.FloodRate <= 0 {
 		o.FloodRate = DefaultFloodRate
 	}
@@ -162,6 +172,7 @@ func New(o Options) (*Engine, error) {
 		policy:   o.Policy,
 		episodes: map[string]*Alert{},
 		floods:   map[uint16]*flood{},
+		pending:  map[string]bool{},
 	}
 	e.broker = newBroker(e.m.EventsDropped.Inc)
 	return e, nil
@@ -285,6 +296,7 @@ func (e *Engine) loop(ctx context.Context) error {
 			e.fleetAt = edgeAt
 		case <-housekeeping.C:
 			stopEdge()
+			e.settle(ctx, e.now())
 			e.ageOut(ctx, e.now())
 		}
 	}
@@ -398,7 +410,7 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		e.classify(&d)
 	}
 	if locationChanged || signalsChanged || d.Zone == "" {
-		e.locate(&d)
+		e.locate(ctx, &d, o.At)
 	}
 	if signalsChanged {
 		e.checkIdentity(ctx, &d, o.At)
@@ -437,12 +449,13 @@ func orUnknown(s string) string {
 }
 
 // locate resolves zone and role from the policy and the register.
-func (e *Engine) locate(d *Device) {
+func (e *Engine) locate(ctx context.Context, d *Device, at time.Time) {
 	var ip netip.Addr
 	if d.IP != "" {
 		ip, _ = netip.ParseAddr(d.IP)
 	}
-	d.Zone, d.ZoneType = e.policy.ZoneFor(d.VLAN, ip)
+	zone, zoneType := e.policy.ZoneFor(d.VLAN, ip)
+	e.place(ctx, d, zone, zoneType, at)
 	if reg, ok := e.policy.Registered(d.MAC); ok {
 		d.Managed = reg.Managed
 		d.Role = reg.Role
@@ -567,7 +580,7 @@ func (e *Engine) resumeEpisodes(ctx context.Context) error {
 func (e *Engine) reevaluateAll(ctx context.Context, at time.Time) {
 	for _, d := range e.snapshot() {
 		dc := cloneDevice(d)
-		e.locate(&dc)
+		e.locate(ctx, &dc, at)
 		e.decide(ctx, &dc, at)
 		e.put(&dc)
 	}
@@ -581,7 +594,7 @@ func (e *Engine) ageOut(ctx context.Context, now time.Time) {
 			continue
 		}
 		dc := cloneDevice(d)
-		dc.Zone, dc.ZoneType = "", "unknown"
+		e.leave(ctx, &dc, dc.LastSeen)
 		if a := e.episodes[policyKey(dc.MAC)]; a != nil {
 			e.closeEpisode(ctx, a, now)
 		}

@@ -66,6 +66,7 @@ func fakeClassify(s fingerprint.Signals) fingerprint.Profile {
 
 // memStore records the order of events so tests can check "durable first".
 type memStore struct {
+	visits  []ZoneVisit
 	mu      sync.Mutex
 	alerts  map[string]Alert
 	log     []string
@@ -278,10 +279,16 @@ func TestBreachOpensOneDurableAlertPerEpisode(t *testing.T) {
 		t.Fatalf("device = %+v", devs)
 	}
 
-	// Back to reception: the episode closes.
+	// Back to reception: after the dwell time the episode closes, even though
+	// the phone sends nothing more.
 	h.observe(t, phoneDHCP(mac, "10.30.1.7", at(9, 30)))
-	if ev := h.nextEvent(t); ev.Type != "alert.closed" || ev.Alert.ClosedAt == nil {
-		t.Fatalf("after moving to reception: event %+v, want alert.closed", ev)
+	if d := h.e.Devices()[0]; d.Zone != "teaching" {
+		t.Fatalf("zone %q right after the move, want teaching until the dwell time passes", d.Zone)
+	}
+	h.clock.Set(at(9, 31))
+	ev = h.nextEvent(t)
+	if ev.Type != "alert.closed" || ev.Alert.ClosedAt == nil || !ev.Alert.ClosedAt.Equal(at(9, 31)) {
+		t.Fatalf("after moving to reception: event %+v, want alert.closed at 09:31", ev)
 	}
 }
 
@@ -452,4 +459,51 @@ func (p registerPolicy) Registered(mac string) (policy.RegisterEntry, bool) {
 		return policy.RegisterEntry{MAC: mac, Role: "staff-direct", Kind: "laptop", AssetTag: "HMA-LT-0042", Owner: "ICT", Managed: true}, true
 	}
 	return p.fakePolicy.Registered(mac)
+}
+
+// A phone flickering between two zones faster than the dwell time stays put:
+// no alert opens and closes with every flicker.
+func TestDwellStopsFlapping(t *testing.T) {
+	store := newMemStore()
+	h := start(t, store, func(o *Options) { o.FollowPacketTime = true })
+	mac := "da:a1:19:00:00:09"
+	h.observe(t, phoneDHCP(mac, "10.30.1.7", at(9, 0))) // reception: allowed
+	for i := range 10 {                                 // 20 s in teaching, 20 s back, five times
+		h.observe(t, phoneDHCP(mac, "10.30.10.7", at(9, 1).Add(time.Duration(40*i)*time.Second)))
+		h.observe(t, phoneDHCP(mac, "10.30.1.7", at(9, 1).Add(time.Duration(40*i+20)*time.Second)))
+	}
+	if alerts, _ := store.snapshot(); len(alerts) != 0 {
+		t.Fatalf("%d alerts from a phone flickering across the boundary, want 0", len(alerts))
+	}
+	// Staying in teaching past the dwell time does move it, and alerts.
+	h.observe(t, phoneDHCP(mac, "10.30.10.7", at(9, 10)))
+	h.observe(t, phoneDHCP(mac, "10.30.10.7", at(9, 11)))
+	if ev := h.nextEvent(t); ev.Type != "alert.opened" || ev.Alert.Zone != "teaching" {
+		t.Fatalf("got %+v, want an alert in teaching after the dwell time", ev)
+	}
+}
+
+func (s *memStore) RecordZoneVisit(_ context.Context, v ZoneVisit) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.visits = append(s.visits, v)
+	return nil
+}
+
+func TestZoneHistoryRecordsStays(t *testing.T) {
+	store := newMemStore()
+	h := start(t, store, func(o *Options) { o.FollowPacketTime = true; o.History = store })
+	mac := "da:a1:19:00:00:0a"
+	h.observe(t, phoneDHCP(mac, "10.30.1.7", at(8, 0)))
+	h.observe(t, phoneDHCP(mac, "10.30.10.7", at(8, 20)))
+	h.observe(t, phoneDHCP(mac, "10.30.10.7", at(8, 21)))
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if len(store.visits) != 1 {
+		t.Fatalf("visits = %+v, want the one stay in reception", store.visits)
+	}
+	v := store.visits[0]
+	if v.Zone != "reception" || !v.From.Equal(at(8, 0)) || !v.To.Equal(at(8, 21)) {
+		t.Fatalf("visit = %+v, want reception 08:00-08:21", v)
+	}
 }

@@ -91,6 +91,11 @@ type Device struct {
 	TTL      uint8             `json:"-"`
 
 	fp fingerprint.Profile // the fingerprint's own conclusion, before the register fills gaps
+
+	zoneSince    time.Time // when the device entered Zone
+	pendingZone  string    // a zone it seems to have moved to, not yet in effect (dwell)
+	pendingType  string
+	pendingSince time.Time
 }
 
 // Alert states.

@@ -66,6 +66,7 @@ func serve(ctx context.Context, o serveOpts) error {
 		Policy:   cfg.Policy,
 		Classify: fingerprint.Classify,
 		Store:    st,
+		History:  st,
 		Clock:    o.clock,
 		Logger:   log.Named("engine"),
 		Sources:  o.sources,
