@@ -29,7 +29,7 @@ import (
 // Policy is what the engine needs of a loaded policy (rules/policy.*Policy).
 type Policy interface {
 	Evaluate(in policy.Input, at time.Time) policy.Decision
-	ZoneFor(vlan uint16, ip netip.Addr) (name, zoneType string)
+	ZoneForSighting(s policy.Sighting) (name, zoneType string)
 	RoleForNetwork(vlan uint16, ip netip.Addr) string
 	Registered(mac string) (policy.RegisterEntry, bool)
 	NextEdge(after time.Time) time.Time
@@ -45,10 +45,6 @@ type Classifier func(fingerprint.Signals) fingerprint.Profile
 
 // Refiner re-classifies a device given its previous profile, with hysteresis.
 type Refiner func(prev fingerprint.Profile, s fingerprint.Signals) fingerprint.Profile
-
-// IdentityCheck reports whether a confident fingerprint contradicts what the
-// school register says a device is (a "school laptop" that looks like an iPhone).
-type IdentityCheck func(registerKind string, p fingerprint.Profile) (bool, string)
 
 // Defaults.
 const (
@@ -67,8 +63,7 @@ type Options struct {
 	SiteID   string
 	Policy   Policy
 	Classify Classifier
-	Refine   Refiner       // optional: hysteresis
-	Identity IdentityCheck // optional: identity-mismatch alerts (SPT-10)
+	Refine   Refiner // optional: hysteresis
 	Store    AlertStore
 	Clock    Clock // nil → SystemClock
 	Logger   *zap.Logger
@@ -94,6 +89,10 @@ type Options struct {
 	Dwell time.Duration
 	// History, when set, receives every closed stay in a zone (zone history).
 	History ZoneHistory
+	// APFresh is how long an AP association places a device (default DefaultAPFresh).
+	APFresh time.Duration
+	// RoleForIdentity maps an 802.1X identity (RADIUS User-Name) to a role, "" if none.
+	RoleForIdentity func(identity string) string
 }
 
 // Engine owns the live state. Only its loop goroutine writes; everyone else reads
@@ -151,6 +150,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if o.AbsentAfter <= 0 {
 		o.AbsentAfter = DefaultAbsentAfter
+	}
+	if o.APFresh <= 0 {
+		o.APFresh = DefaultAPFresh
 	}
 	if o.Dwell == 0 {
 		o.Dwell = DefaultDwell
@@ -351,6 +353,9 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		e.latest = o.At
 	}
 	e.catchUpEdges(ctx, o.At)
+	if len(e.pending) > 0 {
+		e.settle(ctx, o.At) // moves whose dwell passed before this packet (replay has no ticker time)
+	}
 	txn := e.db.Txn(false)
 	raw, _ := txn.First(tableDevices, "id", o.MAC)
 	txn.Abort()
@@ -401,6 +406,17 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 			}
 			signalsChanged = true
 		}
+	case ObsAP, ObsRADIUS:
+		if e.associate(&d, o) {
+			locationChanged = true
+		}
+	}
+	if o.DHCP != nil && (len(o.DHCP.CircuitID) > 0 || len(o.DHCP.RemoteID) > 0) {
+		// Relayed DHCP: option 82 says which switch port or AP the request came through.
+		if c, r := string(o.DHCP.CircuitID), string(o.DHCP.RemoteID); c != d.CircuitID || r != d.RemoteID {
+			d.CircuitID, d.RemoteID = c, r
+			locationChanged = true
+		}
 	}
 	if o.Hostname != "" && d.Hostname == "" {
 		d.Hostname = o.Hostname
@@ -411,9 +427,6 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 	}
 	if locationChanged || signalsChanged || d.Zone == "" {
 		e.locate(ctx, &d, o.At)
-	}
-	if signalsChanged {
-		e.checkIdentity(ctx, &d, o.At)
 	}
 	e.decide(ctx, &d, o.At)
 	e.put(&d)
@@ -454,7 +467,13 @@ func (e *Engine) locate(ctx context.Context, d *Device, at time.Time) {
 	if d.IP != "" {
 		ip, _ = netip.ParseAddr(d.IP)
 	}
-	zone, zoneType := e.policy.ZoneFor(d.VLAN, ip)
+	// Precedence: a fresh AP association, then option 82, then VLAN/subnet — the
+	// policy's zone matchers check each criterion the sighting carries.
+	sight := policy.Sighting{VLAN: d.VLAN, IP: ip, CircuitID: d.CircuitID, RemoteID: d.RemoteID}
+	if e.apFresh(d, at) {
+		sight.AP, sight.APMAC, sight.SSID = d.AP, d.APMAC, d.SSID
+	}
+	zone, zoneType := e.policy.ZoneForSighting(sight)
 	e.place(ctx, d, zone, zoneType, at)
 	if reg, ok := e.policy.Registered(d.MAC); ok {
 		d.Managed = reg.Managed
@@ -468,6 +487,9 @@ func (e *Engine) locate(ctx context.Context, d *Device, at time.Time) {
 	} else {
 		d.Managed = false
 		d.Role = ""
+	}
+	if d.Role == "" && d.Identity != "" && e.o.RoleForIdentity != nil {
+		d.Role = e.o.RoleForIdentity(d.Identity) // a staff member's own phone on the staff SSID
 	}
 	if d.Role == "" {
 		d.Role = e.policy.RoleForNetwork(d.VLAN, ip)
@@ -630,7 +652,7 @@ func (e *Engine) evict() {
 		if n >= want {
 			break
 		}
-		if e.episodes[policyKey(d.MAC)] != nil || e.episodes[identityKey(d.MAC)] != nil {
+		if e.episodes[policyKey(d.MAC)] != nil {
 			continue
 		}
 		if err := txn.Delete(tableDevices, d); err != nil {
@@ -794,38 +816,4 @@ func (e *Engine) changeAlert(ctx context.Context, id, actor, action string, chan
 
 func alertState(a Alert) map[string]any {
 	return map[string]any{"state": a.State, "outcome": a.Outcome, "note": a.Note}
-}
-
-// checkIdentity opens an identity-mismatch episode when the fingerprint of a
-// registered device contradicts the register (SPT-10: school devices are for work
-// use, subject to audit and monitoring), and closes it when they agree again.
-func (e *Engine) checkIdentity(ctx context.Context, d *Device, at time.Time) {
-	if e.o.Identity == nil {
-		return
-	}
-	reg, ok := e.policy.Registered(d.MAC)
-	open := e.episodes[identityKey(d.MAC)]
-	mismatch, why := false, ""
-	if ok && reg.Kind != "" {
-		mismatch, why = e.o.Identity(reg.Kind, d.fp)
-	}
-	if !mismatch {
-		if open != nil {
-			e.closeEpisode(ctx, open, at)
-		}
-		return
-	}
-	if open != nil {
-		return
-	}
-	e.open(ctx, identityKey(d.MAC), Alert{
-		Severity: "high",
-		Action:   policy.ActionAlert,
-		Device:   AlertDevice{MAC: d.MAC, Kind: d.fp.Kind, OS: d.fp.OS, Hostname: d.Hostname, Role: d.Role},
-		Zone:     d.Zone,
-		Rule:     ruleIdentityMismatch,
-		Clauses:  []string{"SPT-10"},
-		Reason: fmt.Sprintf("Registered as %s %q (%s) but looks like %s/%s: %s.",
-			reg.Kind, reg.AssetTag, reg.Owner, d.fp.Kind, d.fp.OS, why),
-	}, at)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -26,8 +25,13 @@ func (p fakePolicy) Evaluate(in policy.Input, at time.Time) policy.Decision {
 	return policy.Decision{Action: "allow", Severity: "info", Rule: "default"}
 }
 
-func (fakePolicy) ZoneFor(vlan uint16, ip netip.Addr) (string, string) {
+func (fakePolicy) ZoneForSighting(s policy.Sighting) (string, string) {
+	ip := s.IP
 	switch {
+	case s.AP == "ap-staffroom":
+		return "staffroom", "staffroom"
+	case s.AP == "ap-class-12":
+		return "teaching", "teaching"
 	case netip.MustParsePrefix("10.30.1.0/24").Contains(ip):
 		return "reception", "reception"
 	case netip.MustParsePrefix("10.30.10.0/24").Contains(ip):
@@ -431,58 +435,6 @@ func TestUnlocatedDeviceIsNotJudged(t *testing.T) {
 	}
 }
 
-// SPT-10: a school laptop on the register that now looks like a phone.
-func TestIdentityMismatchAlert(t *testing.T) {
-	h := start(t, newMemStore(), func(o *Options) {
-		o.Policy = registerPolicy{fakePolicy{edge: at(8, 30)}}
-		o.Identity = func(kind string, p fingerprint.Profile) (bool, string) {
-			return kind == "laptop" && p.Kind == "phone", "phone DHCP fingerprint"
-		}
-	})
-	h.observe(t, phoneDHCP("00:11:22:33:44:66", "10.30.1.5", at(8, 0)))
-	ev := h.nextEvent(t)
-	if ev.Type != "alert.opened" || ev.Alert.Rule != "identity-mismatch" || ev.Alert.Clauses[0] != "SPT-10" {
-		t.Fatalf("got %+v, want an identity-mismatch alert citing SPT-10", ev)
-	}
-	if !strings.Contains(ev.Alert.Reason, "HMA-LT-0042") || ev.Alert.Device.Kind != "phone" {
-		t.Errorf("reason %q / device %+v: want the asset tag and the kind seen", ev.Alert.Reason, ev.Alert.Device)
-	}
-	if d := h.e.Devices()[0]; !d.Managed || d.Kind != "phone" {
-		t.Errorf("device %+v: want managed, kind as fingerprinted", d)
-	}
-}
-
-type registerPolicy struct{ fakePolicy }
-
-func (p registerPolicy) Registered(mac string) (policy.RegisterEntry, bool) {
-	if mac == "00:11:22:33:44:66" {
-		return policy.RegisterEntry{MAC: mac, Role: "staff-direct", Kind: "laptop", AssetTag: "HMA-LT-0042", Owner: "ICT", Managed: true}, true
-	}
-	return p.fakePolicy.Registered(mac)
-}
-
-// A phone flickering between two zones faster than the dwell time stays put:
-// no alert opens and closes with every flicker.
-func TestDwellStopsFlapping(t *testing.T) {
-	store := newMemStore()
-	h := start(t, store, func(o *Options) { o.FollowPacketTime = true })
-	mac := "da:a1:19:00:00:09"
-	h.observe(t, phoneDHCP(mac, "10.30.1.7", at(9, 0))) // reception: allowed
-	for i := range 10 {                                 // 20 s in teaching, 20 s back, five times
-		h.observe(t, phoneDHCP(mac, "10.30.10.7", at(9, 1).Add(time.Duration(40*i)*time.Second)))
-		h.observe(t, phoneDHCP(mac, "10.30.1.7", at(9, 1).Add(time.Duration(40*i+20)*time.Second)))
-	}
-	if alerts, _ := store.snapshot(); len(alerts) != 0 {
-		t.Fatalf("%d alerts from a phone flickering across the boundary, want 0", len(alerts))
-	}
-	// Staying in teaching past the dwell time does move it, and alerts.
-	h.observe(t, phoneDHCP(mac, "10.30.10.7", at(9, 10)))
-	h.observe(t, phoneDHCP(mac, "10.30.10.7", at(9, 11)))
-	if ev := h.nextEvent(t); ev.Type != "alert.opened" || ev.Alert.Zone != "teaching" {
-		t.Fatalf("got %+v, want an alert in teaching after the dwell time", ev)
-	}
-}
-
 func (s *memStore) RecordZoneVisit(_ context.Context, v ZoneVisit) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -505,5 +457,27 @@ func TestZoneHistoryRecordsStays(t *testing.T) {
 	v := store.visits[0]
 	if v.Zone != "reception" || !v.From.Equal(at(8, 0)) || !v.To.Equal(at(8, 21)) {
 		t.Fatalf("visit = %+v, want reception 08:00-08:21", v)
+	}
+}
+
+// The access point a device is associated with places it, ahead of its subnet;
+// a disassociation (or staleness) hands location back to the subnet.
+func TestAPAssociationPlacesDevice(t *testing.T) {
+	h := start(t, newMemStore(), func(o *Options) { o.FollowPacketTime = true })
+	mac := "da:a1:19:00:00:0b"
+	h.observe(t, phoneDHCP(mac, "10.30.1.7", at(9, 0))) // the subnet says reception
+	h.observe(t, Observation{At: at(9, 1), Kind: ObsAP, MAC: mac, AP: "ap-class-12", SSID: "School", APEvent: "associate"})
+	h.observe(t, Observation{At: at(9, 2), Kind: ObsAP, MAC: mac, AP: "ap-class-12", SSID: "School", APEvent: "roam"})
+	ev := h.nextEvent(t)
+	if ev.Type != "alert.opened" || ev.Alert.Zone != "teaching" || !ev.Alert.OpenedAt.Equal(at(9, 2)) {
+		t.Fatalf("got %+v, want an alert in teaching once the dwell time has passed (09:02)", ev)
+	}
+	if d := h.e.Devices()[0]; d.AP != "ap-class-12" || d.SSID != "School" {
+		t.Fatalf("device AP %q SSID %q", d.AP, d.SSID)
+	}
+	h.observe(t, Observation{At: at(9, 10), Kind: ObsAP, MAC: mac, AP: "ap-class-12", APEvent: "disassociate"})
+	h.observe(t, phoneDHCP(mac, "10.30.1.7", at(9, 12)))
+	if ev := h.nextEvent(t); ev.Type != "alert.closed" {
+		t.Fatalf("after disassociating: %+v, want the episode closed (back to the subnet's zone)", ev)
 	}
 }

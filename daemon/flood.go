@@ -8,16 +8,16 @@ import (
 	"go.uber.org/zap"
 )
 
-// Episode keys: a device has at most one open policy episode and one open
-// identity episode; a VLAN at most one open flood episode.
+// Episode keys: a device has at most one open policy episode (identity
+// mismatches are policy rules too: when.kind_mismatch, SPT-10); a VLAN at most
+// one open flood episode.
 func policyKey(mac string) string   { return "p|" + mac }
 func identityKey(mac string) string { return "i|" + mac }
 func floodKey(vlan uint16) string   { return fmt.Sprintf("f|%d", vlan) }
 func floodZone(vlan uint16) string  { return fmt.Sprintf("vlan-%d", vlan) }
 
 const (
-	ruleFlood            = "dhcp-flood"
-	ruleIdentityMismatch = "identity-mismatch"
+	ruleFlood = "dhcp-flood"
 )
 
 func episodeKey(a Alert) string {
@@ -26,8 +26,6 @@ func episodeKey(a Alert) string {
 		var vlan uint16
 		_, _ = fmt.Sscanf(a.Zone, "vlan-%d", &vlan)
 		return floodKey(vlan)
-	case ruleIdentityMismatch:
-		return identityKey(a.Device.MAC)
 	}
 	return policyKey(a.Device.MAC)
 }

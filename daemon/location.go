@@ -94,3 +94,37 @@ func (e *Engine) settle(ctx context.Context, now time.Time) {
 		e.put(&dc)
 	}
 }
+
+// DefaultAPFresh is how long an access-point association stays the best evidence
+// of where a device is without a new event (APs report interim updates every few
+// minutes; a device that leaves without disassociating goes stale).
+const DefaultAPFresh = 15 * time.Minute
+
+// associate applies an AP association feed event to d; it reports whether the
+// device's location evidence changed.
+func (e *Engine) associate(d *Device, o Observation) bool {
+	if o.Identity != "" {
+		d.Identity = o.Identity
+	}
+	if o.APEvent == "disassociate" {
+		if d.AP == "" && d.APMAC == "" {
+			return false
+		}
+		if o.AP != "" && d.AP != "" && o.AP != d.AP {
+			return false // an old AP's late disassociation after a roam
+		}
+		d.AP, d.APMAC, d.SSID, d.APSeen = "", "", "", time.Time{}
+		return true
+	}
+	changed := o.AP != d.AP || o.APMAC != d.APMAC || o.SSID != d.SSID
+	d.AP, d.APMAC, d.SSID, d.APSeen = o.AP, o.APMAC, o.SSID, o.At
+	if o.VLAN != 0 {
+		d.VLAN = o.VLAN
+	}
+	return changed
+}
+
+// apFresh reports whether d's AP association is recent enough to place it.
+func (e *Engine) apFresh(d *Device, now time.Time) bool {
+	return (d.AP != "" || d.APMAC != "") && now.Sub(d.APSeen) <= e.o.APFresh
+}

@@ -85,6 +85,15 @@ type Device struct {
 	FirstSeen     time.Time              `json:"first_seen"`
 	LastSeen      time.Time              `json:"last_seen"`
 
+	// Where the location feeds last saw it (empty when unknown or stale).
+	AP        string    `json:"ap,omitempty"`
+	APMAC     string    `json:"ap_mac,omitempty"`
+	SSID      string    `json:"ssid,omitempty"`
+	APSeen    time.Time `json:"ap_seen,omitempty"`
+	Identity  string    `json:"-"` // 802.1X identity: personal data, not in the API
+	CircuitID string    `json:"circuit_id,omitempty"`
+	RemoteID  string    `json:"remote_id,omitempty"`
+
 	// Signals kept for re-classification; not part of the API.
 	DHCP     *fingerprint.DHCP `json:"-"`
 	DNSNames []string          `json:"-"`

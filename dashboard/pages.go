@@ -77,14 +77,25 @@ type layout struct {
 	CSRF   string
 	CanAct bool
 	Back   string // this page's URL, for forms that return here
+	// ReviewDue is the policy review date when it has passed ("" otherwise): the
+	// banner on every page (SPT-14, OSS-7).
+	ReviewDue string
 }
 
 func (s *Server) layout(r *http.Request, p principal, nav, title string) layout {
 	return layout{
 		Site: s.site, Notice: s.notice, Title: title, Nav: nav,
 		User: p.Name, Role: p.Role, CSRF: p.CSRF, CanAct: p.CanAct(),
-		Back: r.URL.RequestURI(),
+		Back: r.URL.RequestURI(), ReviewDue: s.reviewOverdue(),
 	}
+}
+
+// reviewOverdue returns the policy review date, formatted, when it has passed.
+func (s *Server) reviewOverdue() string {
+	if s.review.IsZero() || s.now().Before(s.review) {
+		return ""
+	}
+	return s.review.Format("2 January 2006")
 }
 
 type alertsView struct {

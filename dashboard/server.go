@@ -71,6 +71,9 @@ type Options struct {
 	// SiteID is copied into the audit entries the dashboard writes (optional: the
 	// store may fill it in).
 	SiteID string
+	// PolicyReviewDue is when the school's device policy must next be reviewed
+	// (SPT-14, OSS-7); once Now is past it every page shows a banner. Zero: no banner.
+	PolicyReviewDue time.Time
 }
 
 // Server is the dashboard's HTTP handler and the state it owns: the login throttle and
@@ -88,6 +91,7 @@ type Server struct {
 	ttl      time.Duration
 	now      func() time.Time
 	notice   string
+	review   time.Time
 	pages    map[string]*template.Template
 	static   http.Handler
 	throttle *throttle
@@ -123,6 +127,7 @@ func New(o Options) (*Server, error) {
 		ttl:       o.SessionTTL,
 		now:       o.Now,
 		notice:    o.PrivacyNotice,
+		review:    o.PolicyReviewDue,
 		heartbeat: heartbeatInterval,
 		streams:   make(chan struct{}, maxStreams),
 	}

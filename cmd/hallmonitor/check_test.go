@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hallmonitor/hallmonitor/rules/policy"
 )
@@ -45,7 +46,10 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			code, out, errs := runCmd(t, "check", tc.args...)
+			// Before the example's review date, so no review warning is printed.
+			var outb, errb bytes.Buffer
+			code := check(tc.args, &outb, &errb, time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC))
+			out, errs := outb.String(), errb.String()
 			if code != tc.code {
 				t.Errorf("exit %d, want %d; stderr:\n%s", code, tc.code, errs)
 			}

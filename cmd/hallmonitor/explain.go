@@ -23,7 +23,7 @@ func init() {
 func runExplain(_ context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("explain", "--config FILE --zone ZONE --kind KIND [--role ROLE] [--at TIME] [--managed] [--mac MAC]", stdout, stderr)
 	path := fs.String("config", "/etc/hallmonitor/hallmonitor.yaml", "configuration file")
-	atFlag := fs.String("at", "", "instant to decide at, RFC 3339 (e.g. 2026-11-04T09:00:00Z); default now, in the school's time zone")
+	atFlag := fs.String("at", "", "instant to decide at, RFC 3339 with any offset (2026-10-13T07:45:00Z is 08:45 in London); default now")
 	zone := fs.String("zone", "", "zone name or zone type ("+strings.Join(policy.ZoneTypes, ", ")+")")
 	role := fs.String("role", "", "device role ("+strings.Join(policy.Roles, ", ")+"); default from the register when --mac is on it, else unknown")
 	kind := fs.String("kind", "", "device kind ("+strings.Join(policy.Kinds, ", ")+")")
@@ -66,7 +66,7 @@ func runExplain(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if *atFlag != "" {
 		t, err := time.Parse(time.RFC3339, *atFlag)
 		if err != nil {
-			return bad("--at %q is not an RFC 3339 time (e.g. 2026-11-04T09:00:00Z)", *atFlag)
+			return bad("--at %q is not an RFC 3339 time (e.g. 2026-11-04T09:00:00Z or 2026-11-04T09:00:00+00:00)", *atFlag)
 		}
 		at = t
 	}
@@ -80,18 +80,12 @@ func runExplain(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if at.IsZero() {
 		at = time.Now().In(p.Location())
 	}
-	if t := p.ZoneType(*zone); t != policy.Unknown {
-		in.Zone, in.ZoneType = *zone, t
-	} else if policy.IsZoneType(*zone) {
-		in.ZoneType = *zone
-	} else {
-		var names []string
-		for _, z := range p.Zones() {
-			names = append(names, z.Name)
-		}
+	name, typ, err := resolveZone(p, *zone)
+	if err != nil {
 		return bad("unknown --zone %q: not a zone in %s (%s) nor a zone type (%s)",
-			*zone, *path, strings.Join(names, ", "), strings.Join(policy.ZoneTypes, ", "))
+			*zone, *path, strings.Join(zoneNames(p), ", "), strings.Join(policy.ZoneTypes, ", "))
 	}
+	in.Zone, in.ZoneType = name, typ
 	if e, ok := p.Registered(in.MAC); ok && in.MAC != "" {
 		if *role == "" {
 			in.Role = e.Role

@@ -85,6 +85,8 @@ func serve(ctx context.Context, o serveOpts) error {
 		SiteName:      cfg.School.Name,
 		SiteID:        cfg.School.SiteID,
 		SessionTTL:    cfg.Dashboard.SessionTTL,
+		// SPT-14 / OSS-7: the policy's own review date; a banner once it has passed.
+		PolicyReviewDue: cfg.School.PolicyReviewDue,
 	})
 	if err != nil {
 		return fmt.Errorf("dashboard: %w", err)

@@ -132,11 +132,13 @@ type Calendar struct {
 	inset    []Date
 	first    int64    // Days() of the first bit
 	bits     []uint64 // bit i: first+i is a school day
+	staff    []uint64 // bit i: first+i is a staff day (a school day or an INSET day in term)
 }
 
 // New builds a calendar. Terms and holidays may overlap each other in any order: a
 // school day is a Monday to Friday inside a term that is neither inside a holiday nor
-// an INSET day. Ranges whose End is before Start contain no days.
+// an INSET day. A staff day is a school day or an INSET day (on a weekday, inside a
+// term or within 30 days of one). Ranges whose End is before Start contain no days.
 func New(terms, holidays []Range, inset []Date) *Calendar {
 	c := &Calendar{
 		terms:    append([]Range(nil), terms...),
@@ -151,6 +153,13 @@ func New(terms, holidays []Range, inset []Date) *Calendar {
 		lo = min(lo, t.Start.Days())
 		hi = max(hi, t.End.Days())
 	}
+	for _, d := range inset { // INSET days just outside a term are still staff days
+		if t := d.Days(); t < lo && lo-t < 31 {
+			lo = t
+		} else if t > hi && t-hi < 31 {
+			hi = t
+		}
+	}
 	if hi < lo {
 		return c
 	}
@@ -160,31 +169,37 @@ func New(terms, holidays []Range, inset []Date) *Calendar {
 	}
 	c.first = lo
 	c.bits = make([]uint64, (hi-lo)/64+1)
-	set := func(day int64, on bool) {
+	c.staff = make([]uint64, (hi-lo)/64+1)
+	set := func(bits []uint64, day int64, on bool) {
 		if day < lo || day > hi {
 			return
 		}
 		i := day - lo
 		if on {
-			c.bits[i/64] |= 1 << (i % 64)
+			bits[i/64] |= 1 << (i % 64)
 		} else {
-			c.bits[i/64] &^= 1 << (i % 64)
+			bits[i/64] &^= 1 << (i % 64)
 		}
 	}
 	for _, t := range terms {
 		for day := max(t.Start.Days(), lo); day <= min(t.End.Days(), hi); day++ {
 			if w := FromDays(day).Weekday(); w != time.Saturday && w != time.Sunday {
-				set(day, true)
+				set(c.bits, day, true)
+				set(c.staff, day, true)
 			}
 		}
 	}
 	for _, h := range holidays {
 		for day := max(h.Start.Days(), lo); day <= min(h.End.Days(), hi); day++ {
-			set(day, false)
+			set(c.bits, day, false)
+			set(c.staff, day, false)
 		}
 	}
 	for _, d := range inset {
-		set(d.Days(), false)
+		set(c.bits, d.Days(), false)
+		if w := d.Weekday(); w != time.Saturday && w != time.Sunday {
+			set(c.staff, d.Days(), true)
+		}
 	}
 	return c
 }
@@ -193,14 +208,31 @@ func New(terms, holidays []Range, inset []Date) *Calendar {
 func (c *Calendar) IsSchoolDay(d Date) bool { return c.isSchoolDay(d.Days()) }
 
 func (c *Calendar) isSchoolDay(day int64) bool {
-	if c == nil || day < c.first {
+	if c == nil {
+		return false
+	}
+	return c.bit(c.bits, day)
+}
+
+// IsStaffDay reports whether staff are expected on site on d: a Monday to Friday
+// inside a term that is not inside a holiday. INSET days are staff days; they are
+// not school days.
+func (c *Calendar) IsStaffDay(d Date) bool {
+	if c == nil {
+		return false
+	}
+	return c.bit(c.staff, d.Days())
+}
+
+func (c *Calendar) bit(bits []uint64, day int64) bool {
+	if day < c.first {
 		return false
 	}
 	i := day - c.first
-	if i/64 >= int64(len(c.bits)) {
+	if i/64 >= int64(len(bits)) {
 		return false
 	}
-	return c.bits[i/64]&(1<<(i%64)) != 0
+	return bits[i/64]&(1<<(i%64)) != 0
 }
 
 // Describe says why d is or is not a school day, e.g. "INSET day",

@@ -34,7 +34,23 @@ var Kinds = []string{
 var Severities = []string{"info", "low", "medium", "high", "critical"}
 
 // ExemptionReasons are the reasons an exemption may be granted for.
-var ExemptionReasons = []string{"medical", "curriculum", "multi-agency-visit", "emergency", "other"}
+// off-site-visit is SPT-5 (visit lead/deputy), individual-support SPT-7 (supporting
+// individuals, split classes).
+var ExemptionReasons = []string{"medical", "curriculum", "multi-agency-visit", "emergency", "off-site-visit", "individual-support", "other"}
+
+// ModeKinds are the kinds of time-boxed mode a school may declare.
+var ModeKinds = []string{ModeExam, ModeLockdown, ModeEmergency}
+
+// Mode kinds.
+const (
+	ModeExam      = "exam"      // any personal device in the exam zones is a critical breach (OSS-5)
+	ModeLockdown  = "lockdown"  // staff keep their devices everywhere: safety overrides SPT-3
+	ModeEmergency = "emergency" // adults may use devices to call for help (SPT-4)
+)
+
+// Recipients are who a rule may ask to be told of a breach at once (SPT-2: the DSL or
+// deputy; OSS-6: the DSL or headteacher; OSS-5: the exams officer, for the exam board).
+var Recipients = []string{"dsl", "deputy-dsl", "headteacher", "slt", "exams-officer", "network-admin"}
 
 // Actions a rule may take.
 var Actions = []string{ActionAllow, ActionAlert, ActionBlock}

@@ -17,7 +17,7 @@ import (
 )
 
 // SectionKeys are the top-level configuration keys that hold the policy.
-var SectionKeys = []string{"zones", "roles", "register", "schedules", "calendar", "rules", "default", "exemptions"}
+var SectionKeys = []string{"zones", "roles", "register", "schedules", "calendar", "rules", "default", "exemptions", "modes"}
 
 // Sections maps each policy top-level key present in a document to its value node.
 type Sections map[string]*yaml.Node
@@ -46,10 +46,22 @@ func ParseYAML(data []byte, loc *time.Location) (*Policy, error) {
 
 // Decode builds a policy from the policy sections of a configuration document,
 // recording every problem in d at its position. The policy is only valid when d
-// recorded no error during the call. loc must not be nil.
+// recorded no error during the call. loc must not be nil. A policy naming a file
+// (calendar.ics) needs DecodeWithFiles.
 func Decode(d *yamlstrict.Decoder, secs Sections, loc *time.Location) *Policy {
-	b := builder{d: d, p: &Policy{loc: loc, zoneType: map[string]string{}, register: map[string]RegisterEntry{},
+	return DecodeWithFiles(d, secs, loc, nil)
+}
+
+// ReadFile returns the contents of a file the policy names (calendar.ics), as
+// written in the configuration; the caller resolves it (relative to the
+// configuration file) and does the I/O, so this package stays pure.
+type ReadFile func(name string) ([]byte, error)
+
+// DecodeWithFiles is Decode with a reader for the files the policy names.
+func DecodeWithFiles(d *yamlstrict.Decoder, secs Sections, loc *time.Location, read ReadFile) *Policy {
+	b := builder{d: d, read: read, p: &Policy{loc: loc, zoneType: map[string]string{}, register: map[string]RegisterEntry{},
 		exByMAC: map[string][]int{}, exByPerson: map[string][]int{}}}
+	errs := d.Len()
 	b.calendar(secs["calendar"])
 	b.zones(secs["zones"])
 	b.roles(secs["roles"])
@@ -58,13 +70,26 @@ func Decode(d *yamlstrict.Decoder, secs Sections, loc *time.Location) *Policy {
 	b.rules(secs["rules"])
 	b.defaults(secs["default"])
 	b.exemptions(secs["exemptions"])
+	b.modes(secs["modes"])
 	b.p.precomputeExemptions()
+	if d.Len() == errs {
+		b.p.warnings = append(b.p.warnings, zoneOverlaps(b.p.zones)...)
+		b.p.warnings = append(b.p.warnings, unreachableRules(b.p)...)
+		slices.SortStableFunc(b.p.warnings, func(x, y Warning) int {
+			if x.Pos.Line != y.Pos.Line {
+				return x.Pos.Line - y.Pos.Line
+			}
+			return x.Pos.Col - y.Pos.Col
+		})
+	}
 	return b.p
 }
 
 type builder struct {
 	d         *yamlstrict.Decoder
+	read      ReadFile
 	p         *Policy
+	ruleLine  map[string]int
 	schedIdx  map[string]int
 	schoolDay []*yaml.Node // schedules using school-days, to check the calendar has terms
 }
@@ -229,6 +254,7 @@ func (b *builder) calendar(n *yaml.Node) {
 		})
 		return out
 	}
+	var icsNode, kwNode *yaml.Node
 	b.d.Mapping(n, "calendar", yamlstrict.Fields{
 		"terms":    func(v *yaml.Node) { terms = ranges(v, "term") },
 		"holidays": func(v *yaml.Node) { holidays = ranges(v, "holiday") },
@@ -239,8 +265,63 @@ func (b *builder) calendar(n *yaml.Node) {
 				}
 			})
 		},
+		"ics":          func(v *yaml.Node) { icsNode = v },
+		"ics_keywords": func(v *yaml.Node) { kwNode = v },
 	})
+	kw := calendar.DefaultKeywords()
+	if kwNode != nil {
+		if icsNode == nil {
+			b.d.Errorf(kwNode, "calendar ics_keywords: only used with calendar ics")
+		}
+		list := func(v *yaml.Node, what string) []string {
+			out := b.nonEmpty(v, what)
+			if len(out) == 0 {
+				b.d.Errorf(v, "%s: give at least one keyword", what)
+			}
+			return out
+		}
+		b.d.Mapping(kwNode, "calendar ics_keywords", yamlstrict.Fields{
+			"term":    func(v *yaml.Node) { kw.Term = list(v, "calendar ics_keywords term") },
+			"holiday": func(v *yaml.Node) { kw.Holiday = list(v, "calendar ics_keywords holiday") },
+			"inset":   func(v *yaml.Node) { kw.Inset = list(v, "calendar ics_keywords inset") },
+		})
+	}
+	if icsNode != nil {
+		t, h, in := b.ics(icsNode, kw)
+		terms, holidays, inset = append(terms, t...), append(holidays, h...), append(inset, in...)
+	}
 	b.p.cal = calendar.New(terms, holidays, inset)
+}
+
+// ics imports the terms, holidays and INSET days of an iCalendar file.
+func (b *builder) ics(n *yaml.Node, kw calendar.Keywords) (terms, holidays []calendar.Range, inset []calendar.Date) {
+	s, ok := b.d.Scalar(n, "calendar ics")
+	if !ok {
+		return nil, nil, nil
+	}
+	if b.read == nil {
+		b.d.Errorf(s, "calendar ics: %q: this policy is not read from a file, so it cannot name one", s.Value)
+		return nil, nil, nil
+	}
+	data, err := b.read(s.Value)
+	if err != nil {
+		b.d.Errorf(s, "calendar ics: %v", err)
+		return nil, nil, nil
+	}
+	events, err := calendar.ParseICS(data)
+	if err != nil {
+		b.d.Errorf(s, "calendar ics: %s: %v", s.Value, err)
+		return nil, nil, nil
+	}
+	terms, holidays, inset, ignored := calendar.FromEvents(events, kw, b.p.loc)
+	if len(terms) == 0 {
+		b.d.Errorf(s, "calendar ics: %s: no event is a term (no SUMMARY matches the term keywords %q)", s.Value, kw.Term)
+	}
+	for _, e := range ignored {
+		b.p.warnings = append(b.p.warnings, Warning{Pos: pos(s), Msg: fmt.Sprintf(
+			"calendar ics: %s:%d: event %q matches no term, holiday or INSET keyword and is ignored", s.Value, e.Line, e.Summary)})
+	}
+	return terms, holidays, inset
 }
 
 func (b *builder) zones(n *yaml.Node) {
@@ -325,7 +406,11 @@ func (b *builder) aps(n *yaml.Node) []string {
 			b.d.Errorf(s, "zone aps: %q looks like a MAC address but is not a valid MAC glob (e.g. 24:5a:4c:*)", v)
 			return
 		}
-		out = append(out, strings.ToLower(v))
+		v = strings.ToLower(v)
+		if strings.Count(v, "-") >= 2 && macGlobRE.MatchString(v) {
+			v = strings.ReplaceAll(v, "-", ":") // 24-5a-4c-* is the MAC glob 24:5a:4c:*
+		}
+		out = append(out, v)
 	})
 	return out
 }
@@ -491,7 +576,7 @@ func (b *builder) schedules(n *yaml.Node) {
 			b.d.Errorf(nameNode, "schedule name %q is already used at line %d", s.Name, b.p.schedules[i].Pos.Line)
 			return
 		}
-		if s.Days == DaysSchoolDays {
+		if s.Days == DaysSchoolDays || s.Days == DaysStaffDays {
 			b.schoolDay = append(b.schoolDay, daysNode)
 		}
 		b.schedIdx[s.Name] = len(b.p.schedules)
@@ -499,7 +584,7 @@ func (b *builder) schedules(n *yaml.Node) {
 	})
 	if len(b.schoolDay) > 0 && len(b.p.cal.Terms()) == 0 {
 		for _, dn := range b.schoolDay {
-			b.d.Errorf(dn, "schedule days: school-days needs calendar terms (none are configured)")
+			b.d.Errorf(dn, "schedule days: %s needs calendar terms (none are configured)", dn.Value)
 		}
 	}
 }
@@ -529,7 +614,7 @@ func (b *builder) days(n *yaml.Node, s *Schedule) {
 		}
 		return
 	}
-	s.Days = b.oneOf(n, "schedule days", []string{DaysSchoolDays, DaysWeekdays, DaysEveryDay})
+	s.Days = b.oneOf(n, "schedule days", []string{DaysSchoolDays, DaysStaffDays, DaysWeekdays, DaysEveryDay})
 }
 
 func (b *builder) then(n *yaml.Node, what string, t *Then) (ok bool) {
@@ -540,6 +625,7 @@ func (b *builder) then(n *yaml.Node, what string, t *Then) (ok bool) {
 		"severity": func(v *yaml.Node) { sevSet = true; t.Severity = b.oneOf(v, what+" severity", Severities) },
 		"clauses":  func(v *yaml.Node) { t.Clauses = b.clauses(v, what+" clauses") },
 		"message":  func(v *yaml.Node) { t.Message = strings.TrimSpace(b.d.String(v, what+" message")) },
+		"notify":   func(v *yaml.Node) { t.Notify = b.listOf(v, what+" notify", Recipients) },
 	})
 	b.d.Require(n, seen, what, "action")
 	if !sevSet {
@@ -556,6 +642,9 @@ func (b *builder) then(n *yaml.Node, what string, t *Then) (ok bool) {
 			b.d.Errorf(n, "%s: an %s needs a message a DSL can read", what, t.Action)
 		}
 	}
+	if _, has := seen["notify"]; has && t.Action == ActionAllow {
+		b.d.Errorf(seen["notify"], "%s: notify is for alert and block; an allow tells nobody", what)
+	}
 	if t.Clauses == nil {
 		t.Clauses = []string{}
 	}
@@ -569,6 +658,7 @@ func (b *builder) rules(n *yaml.Node) {
 	}
 	used := map[int]bool{}
 	firstLine := map[string]int{}
+	b.ruleLine = firstLine
 	b.d.Seq(n, "rules", func(it *yaml.Node) {
 		errs := b.d.Len()
 		r := compiledRule{Rule: Rule{Pos: pos(it)}, sched: -1, notSched: -1}
@@ -597,6 +687,7 @@ func (b *builder) rules(n *yaml.Node) {
 			Rule:     r.Name,
 			Clauses:  r.Then.Clauses,
 			Reason:   reason("Rule "+r.Name, ruleMessage(r.Then), r.Then.Clauses),
+			Notify:   r.Then.Notify,
 		}
 		for _, s := range []int{r.sched, r.notSched} {
 			if s >= 0 && !used[s] {
@@ -659,7 +750,15 @@ func (b *builder) when(n *yaml.Node, r *compiledRule) {
 		"zone_types":     func(v *yaml.Node) { w.ZoneTypes = b.listOf(v, "when zone_types", ZoneTypes) },
 		"not_zone_types": func(v *yaml.Node) { w.NotZoneTypes = b.listOf(v, "when not_zone_types", ZoneTypes) },
 		"schedule":       func(v *yaml.Node) { w.Schedule, r.sched = sched(v, "when schedule") },
-		"not_schedule":   func(v *yaml.Node) { w.NotSchedule, r.notSched = sched(v, "when not_schedule") },
+		"kind_mismatch": func(v *yaml.Node) {
+			if m, ok := b.d.Bool(v, "when kind_mismatch"); ok {
+				if !m {
+					b.d.Errorf(v, "when kind_mismatch: only true is meaningful (leave it out otherwise)")
+				}
+				w.KindMismatch = m
+			}
+		},
+		"not_schedule": func(v *yaml.Node) { w.NotSchedule, r.notSched = sched(v, "when not_schedule") },
 		"managed": func(v *yaml.Node) {
 			if m, ok := b.d.Bool(v, "when managed"); ok {
 				w.Managed = &m
@@ -685,6 +784,7 @@ func (b *builder) defaults(n *yaml.Node) {
 		Rule:     "default",
 		Clauses:  t.Clauses,
 		Reason:   reason("Default", t.Message, t.Clauses),
+		Notify:   t.Notify,
 	}
 }
 
@@ -717,6 +817,7 @@ func (b *builder) exemptions(n *yaml.Node) {
 			"until":      func(v *yaml.Node) { untilNode = v; e.Until, untilOK = b.instant(v, "exemption until", true) },
 			"reason":     func(v *yaml.Node) { e.Reason = b.oneOf(v, "exemption reason", ExemptionReasons) },
 			"approver":   func(v *yaml.Node) { e.Approver = strings.TrimSpace(b.d.String(v, "exemption approver")) },
+			"clauses":    func(v *yaml.Node) { e.Clauses = b.clauses(v, "exemption clauses") },
 			"created": func(v *yaml.Node) {
 				if t, ok := b.instant(v, "exemption created", false); ok {
 					e.Created = t

@@ -122,7 +122,7 @@ rules:
 			`7:5: exemption "EX-1": give exactly one of mac or person`,
 			`7:5: exemption "EX-1": give the zones or zone_types it covers`,
 			`11:12: exemption "EX-1": until must be after from`,
-			`12:13: exemption reason: unknown value "because" (want one of: medical, curriculum, multi-agency-visit, emergency, other)`,
+			`12:13: exemption reason: unknown value "because" (want one of: medical, curriculum, multi-agency-visit, emergency, off-site-visit, individual-support, other)`,
 			`14:5: exemption: missing required key "approver"`,
 			`14:9: exemption id "EX-1" is already used at line 7`,
 			`16:13: exemption zones: no zone is named "hall"`,

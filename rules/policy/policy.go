@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"slices"
 	"strings"
 	"time"
@@ -16,9 +17,10 @@ type Zone struct {
 	Type    string         // one of ZoneTypes, never "unknown"
 	VLANs   []uint16       // 802.1Q VLAN IDs; 0 means untagged
 	Subnets []netip.Prefix // masked prefixes
-	// Criteria kept for the access-point and option-82 sources; ZoneFor does not use them.
+	// Criteria from the access-point and option-82 feeds: ZoneForSighting checks each
+	// one the sighting carries; ZoneFor (VLAN and address only) never has them.
 	SSIDs      []string
-	APs        []string // AP names or MAC address globs (path.Match syntax)
+	APs        []string // AP names or MAC address globs (path.Match syntax), lower case
 	CircuitIDs []string // DHCP option 82 circuit IDs
 	RemoteIDs  []string // DHCP option 82 remote IDs
 	Pos        Pos
@@ -35,6 +37,7 @@ type RoleMapping struct {
 // Day sets a schedule may use.
 const (
 	DaysSchoolDays = "school-days" // weekdays in term, not holidays or INSET days
+	DaysStaffDays  = "staff-days"  // school days and INSET days: staff on site (SPT-3 "working hours")
 	DaysWeekdays   = "weekdays"    // Monday to Friday, all year
 	DaysEveryDay   = "every-day"
 	DaysList       = "list" // the days named in Schedule.Weekdays
@@ -63,6 +66,10 @@ type When struct {
 	NotZoneTypes []string
 	Schedule     string
 	NotSchedule  string
+	// KindMismatch: the device is on the register with a kind, and the fingerprint
+	// says it is a different (known) kind (SPT-10: a work laptop now looks like a
+	// games console).
+	KindMismatch bool
 }
 
 // Then is what a rule (or the default) decides.
@@ -71,6 +78,7 @@ type Then struct {
 	Severity string
 	Clauses  []string
 	Message  string
+	Notify   []string // Recipients to tell at once
 }
 
 // Rule is one first-match policy rule.
@@ -93,8 +101,50 @@ type Exemption struct {
 	Until     time.Time // active until (excluded)
 	Reason    string    // one of ExemptionReasons
 	Approver  string
+	Clauses   []string  // the clauses that allow it (SPT-5, SPT-7, OSS-5, ...); added to the decision's
 	Created   time.Time // zero when not recorded
 	Pos       Pos
+}
+
+// Mode is a time-boxed override a school declares: an exam, a lockdown, an emergency.
+//
+//   - exam: every personal (unmanaged) device in the mode's zones is a critical alert
+//     (OSS-5: possession is reported to the exam board), whatever the rules say and
+//     whatever the schedule. Only Roles, when given, narrows it.
+//   - lockdown: devices of Roles (default staff-direct, staff-office, slt,
+//     key-personnel) are allowed in the mode's zones, even where a rule or an exam mode
+//     would raise a breach: in a lockdown staff need their phones (safety overrides
+//     SPT-3). Pupils' devices are still reported.
+//   - emergency: devices of Roles (default every role but pupil) are allowed, so adults
+//     can call for help (SPT-4); the alert is replaced by an allow naming the mode,
+//     for the incident record.
+//
+// No zones and no zone types means everywhere (not allowed for exam). Exemptions still
+// apply on top of an exam mode when they cover the zone.
+type Mode struct {
+	Name       string
+	Kind       string // one of ModeKinds
+	Zones      []string
+	ZoneTypes  []string
+	Roles      []string  // who it applies to ("unknown" allowed); defaults per kind
+	From       time.Time // included
+	Until      time.Time // excluded
+	Reason     string
+	DeclaredBy string
+	Clauses    []string // cited by its decisions; defaults per kind
+	Notify     []string // exam only; default dsl, exams-officer
+	Pos        Pos
+}
+
+// ActiveAt reports whether the mode's window contains at.
+func (m *Mode) ActiveAt(at time.Time) bool { return !at.Before(m.From) && at.Before(m.Until) }
+
+func (m *Mode) covers(zone, zoneType, role string) bool {
+	if len(m.Zones)+len(m.ZoneTypes) > 0 &&
+		!(zone != "" && slices.Contains(m.Zones, zone)) && !slices.Contains(m.ZoneTypes, zoneType) {
+		return false
+	}
+	return len(m.Roles) == 0 || slices.Contains(m.Roles, role)
 }
 
 // ActiveAt reports whether the exemption's window contains at.
@@ -118,6 +168,9 @@ type Policy struct {
 	exByMAC    map[string][]int
 	exByPerson map[string][]int
 	edgeScheds []int // schedules some rule uses
+	modes      []Mode
+	modeDec    []Decision // the decision each mode makes
+	warnings   []Warning
 }
 
 type compiledRule struct {
@@ -126,6 +179,13 @@ type compiledRule struct {
 	notSched int
 	decision Decision
 }
+
+// Modes returns the modes.
+func (p *Policy) Modes() []Mode { return slices.Clone(p.modes) }
+
+// Warnings returns what is valid but probably not meant: zones that can match the
+// same devices, rules no device can reach, calendar events no keyword recognised.
+func (p *Policy) Warnings() []Warning { return slices.Clone(p.warnings) }
 
 // Location returns the school's time zone, in which schedules and dates are read.
 func (p *Policy) Location() *time.Location { return p.loc }
@@ -169,7 +229,8 @@ func (p *Policy) ZoneType(name string) string {
 }
 
 // ZoneFor returns the first zone whose VLANs contain vlan and/or whose subnets contain
-// ip (a zone listing both needs both), or "", "unknown" when none does.
+// ip (a zone listing both needs both), or "", "unknown" when none does. It is
+// ZoneForSighting with only the VLAN and the address known.
 func (p *Policy) ZoneFor(vlan uint16, ip netip.Addr) (name, zoneType string) {
 	ip = ip.Unmap()
 	for i := range p.zones {
@@ -179,6 +240,76 @@ func (p *Policy) ZoneFor(vlan uint16, ip netip.Addr) (name, zoneType string) {
 		}
 	}
 	return "", Unknown
+}
+
+// ZoneForSighting returns the first zone that matches what the network says about a
+// device, or "", "unknown" when none does. A zone matches when every criterion it
+// lists holds and at least one was checked: its VLANs and subnets always (as for
+// ZoneFor), its SSIDs, AP globs (against the AP name, case-insensitive, and the AP's
+// MAC) and option 82 circuit and remote IDs only when the sighting carries them.
+func (p *Policy) ZoneForSighting(s Sighting) (name, zoneType string) {
+	s.IP = s.IP.Unmap()
+	ap := strings.ToLower(s.AP)
+	apMAC := ""
+	if s.APMAC != "" {
+		apMAC, _ = NormalizeMAC(s.APMAC)
+	}
+	for i := range p.zones {
+		z := &p.zones[i]
+		if zoneMatch(z, &s, ap, apMAC) {
+			return z.Name, z.Type
+		}
+	}
+	return "", Unknown
+}
+
+func zoneMatch(z *Zone, s *Sighting, ap, apMAC string) bool {
+	checked := false
+	if len(z.VLANs) > 0 {
+		if !slices.Contains(z.VLANs, s.VLAN) {
+			return false
+		}
+		checked = true
+	}
+	if len(z.Subnets) > 0 {
+		if !s.IP.IsValid() || !slices.ContainsFunc(z.Subnets, func(p netip.Prefix) bool { return p.Contains(s.IP) }) {
+			return false
+		}
+		checked = true
+	}
+	if len(z.SSIDs) > 0 && s.SSID != "" {
+		if !slices.Contains(z.SSIDs, s.SSID) {
+			return false
+		}
+		checked = true
+	}
+	if len(z.APs) > 0 && (ap != "" || apMAC != "") {
+		if !slices.ContainsFunc(z.APs, func(g string) bool { return globMatch(g, ap) || globMatch(g, apMAC) }) {
+			return false
+		}
+		checked = true
+	}
+	if len(z.CircuitIDs) > 0 && s.CircuitID != "" {
+		if !slices.Contains(z.CircuitIDs, s.CircuitID) {
+			return false
+		}
+		checked = true
+	}
+	if len(z.RemoteIDs) > 0 && s.RemoteID != "" {
+		if !slices.Contains(z.RemoteIDs, s.RemoteID) {
+			return false
+		}
+		checked = true
+	}
+	return checked
+}
+
+func globMatch(glob, s string) bool {
+	if s == "" {
+		return false
+	}
+	ok, _ := path.Match(glob, s)
+	return ok
 }
 
 // RoleForNetwork returns the role implied by the network a device joined (the first
@@ -293,6 +424,8 @@ func (p *Policy) dayActive(s *Schedule, date calendar.Date) bool {
 		return w != time.Saturday && w != time.Sunday
 	case DaysSchoolDays:
 		return p.cal.IsSchoolDay(date)
+	case DaysStaffDays:
+		return p.cal.IsStaffDay(date)
 	default:
 		return slices.Contains(s.Weekdays, date.Weekday())
 	}
@@ -354,6 +487,12 @@ func (r *compiledRule) matches(p *Policy, in *Input, zoneType, role, kind string
 	if r.notSched >= 0 && p.scheduleActive(r.notSched, at, lt) {
 		return false
 	}
+	if w.KindMismatch {
+		reg, ok := p.register[in.MAC]
+		if !ok || reg.Kind == "" || kind == Unknown || kind == reg.Kind {
+			return false
+		}
+	}
 	return true
 }
 
@@ -383,6 +522,9 @@ func (p *Policy) Evaluate(in Input, at time.Time) Decision {
 			break
 		}
 	}
+	if len(p.modes) > 0 {
+		d, ri = p.applyModes(d, ri, &in, zoneType, role, at)
+	}
 	if !d.Breach() || len(p.exemptions) == 0 {
 		return d
 	}
@@ -390,6 +532,31 @@ func (p *Policy) Evaluate(in Input, at time.Time) Decision {
 		return p.exDecision[ex][ri]
 	}
 	return d
+}
+
+// applyModes applies the active modes to a rule's decision: an exam mode first (it
+// turns a personal device in its zones into a critical breach), then lockdown and
+// emergency modes (they turn a breach of the roles they cover into allow). ri is the
+// exemption column of the decision returned.
+func (p *Policy) applyModes(d Decision, ri int, in *Input, zoneType, role string, at time.Time) (Decision, int) {
+	base := len(p.rules) + 1
+	for i := range p.modes {
+		m := &p.modes[i]
+		if m.Kind == ModeExam && !in.Managed && m.ActiveAt(at) && m.covers(in.Zone, zoneType, role) {
+			d, ri = p.modeDec[i], base+i
+			break
+		}
+	}
+	if !d.Breach() {
+		return d, ri
+	}
+	for i := range p.modes {
+		m := &p.modes[i]
+		if m.Kind != ModeExam && m.ActiveAt(at) && m.covers(in.Zone, zoneType, role) {
+			return p.modeDec[i], ri
+		}
+	}
+	return d, ri
 }
 
 // exemptionFor returns the index of the first active exemption covering the device
@@ -432,6 +599,12 @@ func (p *Policy) precomputeExemptions() {
 		if p.def.Breach() {
 			row[len(p.rules)] = exempted(p.def, &p.exemptions[i], p.loc)
 		}
+		for j := range p.modes {
+			row = append(row, Decision{})
+			if p.modeDec[j].Breach() {
+				row[len(row)-1] = exempted(p.modeDec[j], &p.exemptions[i], p.loc)
+			}
+		}
 		p.exDecision[i] = row
 	}
 }
@@ -452,17 +625,28 @@ func exempted(d Decision, e *Exemption, loc *time.Location) Decision {
 	if d.Action == ActionBlock {
 		verb = "block"
 	}
-	reason := fmt.Sprintf("Exemption %s (%s, until %s) allows what rule %s would %s", e.ID, who, untilText, d.Rule, verb)
-	if len(d.Clauses) > 0 {
-		reason += " (" + strings.Join(d.Clauses, ", ") + ")"
+	what := "rule"
+	if d.Mode != "" {
+		what = "mode"
+	}
+	reason := fmt.Sprintf("Exemption %s (%s, until %s) allows what %s %s would %s", e.ID, who, untilText, what, d.Rule, verb)
+	clauses := d.Clauses
+	for _, c := range e.Clauses {
+		if !slices.Contains(clauses, c) {
+			clauses = append(slices.Clip(clauses), c)
+		}
+	}
+	if len(clauses) > 0 {
+		reason += " (" + strings.Join(clauses, ", ") + ")"
 	}
 	return Decision{
 		Action:    ActionAllow,
 		Severity:  "info",
 		Rule:      d.Rule,
-		Clauses:   d.Clauses,
+		Clauses:   clauses,
 		Reason:    reason + ".",
 		Exemption: e.ID,
+		Mode:      d.Mode,
 	}
 }
 
@@ -481,7 +665,7 @@ func reason(prefix, message string, clauses []string) string {
 
 // NextEdge returns the next instant strictly after after at which a decision could
 // change with no new observation: the start or end of a schedule some rule uses, on a
-// day that schedule is active, or the start or end of an exemption. It looks at most
+// day that schedule is active, or the start or end of an exemption or a mode. It looks at most
 // 400 days ahead for schedule edges and returns the zero time when there is none.
 // Edges are computed in the policy's time zone, so 08:30 stays 08:30 local across
 // clock changes.
@@ -495,6 +679,10 @@ func (p *Policy) NextEdge(after time.Time) time.Time {
 	for i := range p.exemptions {
 		consider(p.exemptions[i].From)
 		consider(p.exemptions[i].Until)
+	}
+	for i := range p.modes {
+		consider(p.modes[i].From)
+		consider(p.modes[i].Until)
 	}
 	if len(p.edgeScheds) == 0 {
 		return best

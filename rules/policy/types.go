@@ -4,7 +4,10 @@
 // Pure logic: no I/O and no clock. The time of every decision is an argument.
 package policy
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Pos is a position in a configuration file (1-based). The zero Pos means unknown.
 type Pos struct {
@@ -14,12 +17,14 @@ type Pos struct {
 
 // Decision is what the policy says about one device, in one zone, at one instant.
 type Decision struct {
-	Action    string   `json:"action"`    // allow | alert | block
-	Severity  string   `json:"severity"`  // info | low | medium | high | critical
-	Rule      string   `json:"rule"`      // name of the rule that matched, "default" when none did
-	Clauses   []string `json:"clauses"`   // clause IDs from policy-requirements.md, e.g. "OSS-2.2"
-	Reason    string   `json:"reason"`    // one sentence a DSL can read
-	Exemption string   `json:"exemption"` // ID of the exemption that changed the outcome, "" if none
+	Action    string   `json:"action"`           // allow | alert | block
+	Severity  string   `json:"severity"`         // info | low | medium | high | critical
+	Rule      string   `json:"rule"`             // name of the rule that matched, "default" when none did
+	Clauses   []string `json:"clauses"`          // clause IDs from policy-requirements.md, e.g. "OSS-2.2"
+	Reason    string   `json:"reason"`           // one sentence a DSL can read
+	Exemption string   `json:"exemption"`        // ID of the exemption that changed the outcome, "" if none
+	Mode      string   `json:"mode,omitempty"`   // name of the active mode (exam, lockdown, emergency) that decided, "" if none
+	Notify    []string `json:"notify,omitempty"` // who must hear of this breach at once (dsl, deputy-dsl, ...)
 }
 
 // Breach reports whether the decision is one a DSL should hear about.
@@ -42,10 +47,32 @@ type Input struct {
 	Managed  bool   // on the school register
 }
 
+// Sighting is what the network says about where a device is: the VLAN and address
+// it uses (DHCP, ARP), and, when an access-point or DHCP option 82 feed is wired in,
+// the AP it is associated with, the SSID, and the switch circuit/remote IDs. Empty
+// strings mean "not known".
+type Sighting struct {
+	VLAN      uint16
+	IP        netip.Addr
+	AP        string // access-point name, e.g. ap-block-b-12
+	APMAC     string // access-point (BSSID or base) MAC, any common form
+	SSID      string
+	CircuitID string // DHCP option 82 circuit ID
+	RemoteID  string // DHCP option 82 remote ID
+}
+
+// Warning is a problem in a valid policy that does not stop it being used: a zone
+// that can match the same devices as an earlier one, a rule no device can reach.
+type Warning struct {
+	Pos Pos
+	Msg string
+}
+
 // The engine calls, on a loaded *Policy:
 //
 //	(p *Policy) Evaluate(in Input, at time.Time) Decision
 //	(p *Policy) ZoneFor(vlan uint16, ip netip.Addr) (name, zoneType string)   // "" , "unknown" when none matches
+//	(p *Policy) ZoneForSighting(s Sighting) (name, zoneType string)          // with AP, SSID and option 82 too
 //	(p *Policy) RoleForNetwork(vlan uint16, ip netip.Addr) string          // role implied by the network joined
 //	(p *Policy) Registered(mac string) (RegisterEntry, bool)             // school register lookup
 //	(p *Policy) NextEdge(after time.Time) time.Time                       // next instant any decision can change
