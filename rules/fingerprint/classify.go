@@ -1,6 +1,7 @@
 package fingerprint
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strconv"
@@ -27,7 +28,11 @@ var refines = [][2]string{{"wearos", "android"}, {"watchos", "ios"}, {"ipados", 
 // OS are each decided only above a threshold and margin; otherwise "unknown".
 // Confidence is the confidence in Kind: the winning score discounted by the
 // runner-up, 0 when Kind is unknown.
-func Classify(s Signals) Profile {
+func Classify(s Signals) Profile { return classify(s, nil) }
+
+// classify is Classify with the evidence of external databases added (see
+// Engine); ext may be empty.
+func classify(s Signals, ext []*External) Profile {
 	var c collector
 	mac := strings.ToLower(s.MAC)
 	ouiVendor := ""
@@ -54,6 +59,12 @@ func Classify(s Signals) Profile {
 		}
 		if d.VendorClass != "" {
 			c.matchFirst("dhcp_vendor_class", d.VendorClass, vendorClassSigs)
+		}
+		if bytes.HasPrefix(d.ClientID, []byte("\x00cisco-")) {
+			// Cisco IOS/IOS-XE DHCP clients send client-id type 0 "cisco-<mac>-<interface>"
+			// by default (Cisco IOS "ip address dhcp client-id"; zeek's hw-type0.pcap).
+			c.add("dhcp_client_id", "cisco-", "kind=network", 0.7)
+			c.add("dhcp_client_id", "cisco-", "vendor=Cisco", 0.7)
 		}
 		if d.IPv6OnlyPreferred {
 			// RFC 8925 option 108 is requested by Apple OSes (iOS/macOS 15+) and
@@ -93,6 +104,9 @@ func Classify(s Signals) Profile {
 		c.add("ttl", strconv.Itoa(int(ttl)), "os=windows", 0.3)
 	case ttl <= 64:
 		c.add("ttl", strconv.Itoa(int(ttl)), "os!=windows", 0.5)
+	}
+	for _, x := range ext {
+		x.addEvidence(&c, s)
 	}
 	return c.profile(ouiVendor, IsRandomizedMAC(mac))
 }
@@ -217,9 +231,9 @@ func decide(ss []scored) (string, float64) {
 
 func (c *collector) profile(ouiVendor string, randomized bool) Profile {
 	p := Profile{RandomizedMAC: randomized}
-	var conf float64
+	var conf, osConf float64
 	p.Kind, conf = decide(c.scores("kind"))
-	p.OS, _ = decide(c.scores("os"))
+	p.OS, osConf = decide(c.scores("os"))
 	p.Vendor = ouiVendor
 	if p.Vendor == "" {
 		if v, _ := decide(c.scores("vendor")); v != "unknown" {
@@ -227,6 +241,7 @@ func (c *collector) profile(ouiVendor string, randomized bool) Profile {
 		}
 	}
 	p.Confidence = math.Round(conf*100) / 100
+	p.OSConfidence = math.Round(osConf*100) / 100
 	slices.SortStableFunc(c.ev, func(a, b Evidence) int {
 		switch {
 		case a.Weight > b.Weight:

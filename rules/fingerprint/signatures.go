@@ -25,12 +25,14 @@ type paramListSig struct {
 var paramListSigs = []paramListSig{
 	// Apple macOS: the iOS list followed by 95 (LDAP), 44, 46 (NetBIOS). Seen in
 	// tcpdump's dhcp-option-108.pcapng (macOS 15, 2025) and fingerbank "Mac OS X".
+	// On Wi-Fi a Mac is nearly always a MacBook (laptops are most Macs sold,
+	// and iMacs/minis are usually wired), hence kind=laptop 0.5.
 	// macOS runs only on Macs, so the list is also evidence against a phone
 	// (kind!=phone): phone-app names from a Mac (WhatsApp, Instagram desktop
 	// apps) must not turn it into one.
-	{[]uint8{1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
-	{[]uint8{1, 121, 3, 6, 15, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
-	{[]uint8{1, 121, 3, 6, 15, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.7}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.4}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
+	{[]uint8{1, 121, 3, 6, 15, 108, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.5}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
+	{[]uint8{1, 121, 3, 6, 15, 114, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.75}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.5}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
+	{[]uint8{1, 121, 3, 6, 15, 119, 252, 95, 44, 46}, false, "macos", []hint{{"os=macos", 0.7}, {"vendor=Apple", 0.8}, {"kind=laptop", 0.5}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
 	// iOS/iPadOS/watchOS 16+: adds 108 (RFC 8925 IPv6-only preferred) and 114
 	// (RFC 8910 captive-portal URL) to the iOS 10-15 list; Apple's platform
 	// deployment docs on RFC 8925/8910 support. The device kind (iPhone, iPad,
@@ -59,6 +61,12 @@ var paramListSigs = []paramListSig{
 	// flagged OPTION_REQ; lab: BusyBox 1.35 udhcpc sends exactly this): embedded
 	// Linux such as Kindles, cameras, plugs.
 	{[]uint8{1, 3, 6, 12, 15, 28, 42}, false, "udhcpc", []hint{{"os=linux", 0.4}}},
+	// lwIP (the embedded TCP/IP stack of most Wi-Fi modules: ESP-IDF's older
+	// releases, High-Flying HF-LPB, Osram Lightify, Fitbit): dhcp.c requests
+	// exactly subnet mask, router, broadcast, DNS server, in that order
+	// (lwIP src/core/ipv4/dhcp.c dhcp_discover_request_options). No phone,
+	// tablet or PC OS uses lwIP. Fitbit's own products are told apart by OUI.
+	{[]uint8{1, 3, 28, 6}, false, "lwip", []hint{{"kind=iot", 0.5}, {"os!=windows", 0.3}}},
 	// ISC dhclient with Debian/Ubuntu's stock dhclient.conf (lab: isc-dhcp-client
 	// 4.4.3 sends exactly this; also zeek's dhcp_time_and_nameserver.pcap, "pop-os").
 	{[]uint8{1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42}, false, "isc-dhclient", []hint{{"os=linux", 0.5}}},
@@ -79,6 +87,7 @@ const (
 	prefix
 	contains
 	suffix
+	prefixHex6 // the prefix followed by exactly six hex digits
 )
 
 func (s stringSig) matches(v string) bool {
@@ -91,6 +100,17 @@ func (s stringSig) matches(v string) bool {
 		return strings.HasSuffix(v, s.match)
 	case contains:
 		return strings.Contains(v, s.match)
+	case prefixHex6:
+		rest, ok := strings.CutPrefix(v, s.match)
+		if !ok || len(rest) != 6 {
+			return false
+		}
+		for i := 0; i < len(rest); i++ {
+			if _, ok := unhex(rest[i]); !ok {
+				return false
+			}
+		}
+		return true
 	}
 	return false
 }
@@ -103,7 +123,12 @@ var vendorClassSigs = []stringSig{
 	// Microsoft's DHCP client, Windows 2000 onwards (MS-DHCPE; satori Windows 10).
 	// Windows is no longer a phone OS (Windows 10 Mobile support ended 14 January
 	// 2020, Microsoft Lifecycle), so it is evidence against a phone (kind!=phone).
-	{"msft 5.0", exact, "windows", []hint{{"os=windows", 0.85}, {"kind=laptop", 0.3}, {"kind=desktop", 0.25}, {"kind!=phone", 0.8}}},
+	// Xbox consoles (satori "Xbox", 2020: vendor code "MSFT 5.0 XBOX").
+	{"msft 5.0 xbox", exact, "xbox", []hint{{"os=xbox", 0.9}, {"kind=games-console", 0.9}, {"vendor=Microsoft", 0.8}}},
+	// HallMonitor watches Wi-Fi: Windows clients there are laptops (and
+	// Surface-style 2-in-1s, which the policy treats as laptops); desktops are
+	// wired. So MSFT 5.0 leans laptop (0.5) rather than desktop (0.2).
+	{"msft 5.0", exact, "windows", []hint{{"os=windows", 0.85}, {"kind=laptop", 0.5}, {"kind=desktop", 0.2}, {"kind!=phone", 0.8}}},
 	{"msft", prefix, "windows", []hint{{"os=windows", 0.7}, {"kind!=phone", 0.6}}},
 	// PlayStation (satori "PlayStation 4/5", "PS Vita": exact vendor codes).
 	{"ps5", exact, "ps5", []hint{{"os=playstation", 0.95}, {"kind=games-console", 0.95}, {"vendor=Sony Interactive Entertainment", 0.9}}},
@@ -118,7 +143,12 @@ var vendorClassSigs = []stringSig{
 	// --vendorclassid; lab: dhcpcd 10). Raspberry Pi OS, older Android, Linux.
 	{"dhcpcd-", prefix, "dhcpcd", []hint{{"os=linux", 0.5}}},
 	// BusyBox udhcpc sends "udhcp VERSION" (busybox udhcpc -V default; lab).
-	{"udhcp ", prefix, "udhcp", []hint{{"os=linux", 0.5}, {"kind=iot", 0.35}}},
+	// udhcpc is the DHCP client of embedded Linux firmware: cameras, plugs,
+	// hubs, e-readers (Kindle, see the DNS rows), and OpenWrt-class routers.
+	// Phones (AOSP DhcpClient), ChromeOS (dhcpcd/shill), desktop Linux
+	// (dhclient, NetworkManager) and Windows/Apple never send it, so alone it
+	// decides "iot"; a Kindle's own DNS names outweigh it.
+	{"udhcp ", prefix, "udhcp", []hint{{"os=linux", 0.5}, {"kind=iot", 0.5}, {"kind!=phone", 0.6}}},
 }
 
 // hostnameSigs match the lower-cased host name (option 12/81 or mDNS), first
@@ -144,7 +174,9 @@ var hostnameSigs = []stringSig{
 	{"android-", prefix, "android", []hint{{"os=android", 0.6}, {"kind=phone", 0.3}}},
 	{"android_", prefix, "android", []hint{{"os=android", 0.6}, {"kind=phone", 0.3}}},
 	{"laptop-", prefix, "windows-laptop", []hint{{"os=windows", 0.6}, {"kind=laptop", 0.6}}},
-	{"desktop-", prefix, "windows-default", []hint{{"os=windows", 0.6}, {"kind=desktop", 0.3}, {"kind=laptop", 0.2}}},
+	// Windows setup names every PC DESKTOP-XXXXXXX whatever its form factor
+	// (retail installs and many school images), so it says little of the kind.
+	{"desktop-", prefix, "windows-default", []hint{{"os=windows", 0.6}, {"kind=desktop", 0.2}, {"kind=laptop", 0.2}}},
 	{"surface", contains, "surface", []hint{{"os=windows", 0.5}, {"kind=laptop", 0.5}, {"vendor=Microsoft", 0.5}}},
 	{"chromebook", contains, "chromebook", []hint{{"os=chromeos", 0.8}, {"kind=laptop", 0.8}}},
 	{"kindle", prefix, "kindle", []hint{{"kind=e-reader", 0.85}, {"os=kindle", 0.85}, {"vendor=Amazon", 0.8}}},
@@ -153,6 +185,15 @@ var hostnameSigs = []stringSig{
 	{"ps4-", prefix, "ps4", []hint{{"kind=games-console", 0.8}, {"os=playstation", 0.8}, {"vendor=Sony Interactive Entertainment", 0.7}}},
 	{"xbox", contains, "xbox", []hint{{"kind=games-console", 0.8}, {"os=xbox", 0.8}, {"vendor=Microsoft", 0.7}}},
 	{"fitbit", contains, "fitbit", []hint{{"kind=fitness-tracker", 0.6}, {"vendor=Fitbit", 0.8}}},
+	// Printers' factory node names: Brother "BRW" (wireless) / "BRN" (wired)
+	// + the MAC (Brother network user's guides, "Node name"); Epson
+	// "EPSON" + the MAC's last six digits (Epson network guides).
+	{"brw", prefix, "brother-printer", []hint{{"kind=printer", 0.7}, {"vendor=Brother", 0.6}}},
+	{"brn", prefix, "brother-printer", []hint{{"kind=printer", 0.7}, {"vendor=Brother", 0.6}}},
+	// HP printers: "HP" + the MAC's last six hex digits (HP Embedded Web
+	// Server default host name). HP laptops come named LAPTOP-/DESKTOP-.
+	{"hp", prefixHex6, "hp-printer", []hint{{"kind=printer", 0.7}, {"vendor=HP", 0.6}}},
+	{"epson", prefix, "epson-printer", []hint{{"kind=printer", 0.7}, {"vendor=Epson", 0.6}}},
 	{"raspberrypi", prefix, "raspberry-pi", []hint{{"os=linux", 0.6}, {"kind=iot", 0.4}, {"vendor=Raspberry Pi", 0.6}}},
 }
 
@@ -242,7 +283,7 @@ var dnsSigs = []stringSig{
 var vendorHints = map[string][]hint{
 	"Nintendo":                       {{"kind=games-console", 0.6}, {"os=nintendo", 0.6}},
 	"Sony Interactive Entertainment": {{"kind=games-console", 0.6}, {"os=playstation", 0.6}},
-	"Fitbit":                         {{"kind=fitness-tracker", 0.55}}, // Wi-Fi Fitbits: Versa/Sense/Ionic watches, Aria scales
+	"Fitbit":                         {{"kind=fitness-tracker", 0.55}, {"kind!=iot", 0.5}}, // Wi-Fi Fitbits: Versa/Sense/Ionic watches, Aria scales (lwIP, see paramListSigs)
 	"Garmin":                         {{"kind=smartwatch", 0.3}},
 	"Withings":                       {{"kind=iot", 0.5}}, // Wi-Fi scales, sleep mats
 	"Espressif":                      {{"kind=iot", 0.6}}, // ESP8266/ESP32 modules

@@ -41,10 +41,11 @@ type Evidence struct {
 
 // Profile is the classifier's conclusion about a device.
 type Profile struct {
-	Kind          string     `json:"kind"`   // phone, tablet, laptop, desktop, smartwatch, fitness-tracker, games-console, e-reader, tv-media, printer, iot, network, unknown
-	OS            string     `json:"os"`     // ios, ipados, watchos, macos, android, wearos, windows, chromeos, linux, nintendo, playstation, xbox, kindle, unknown
-	Vendor        string     `json:"vendor"` // e.g. "Apple", "" when unknown
-	Confidence    float64    `json:"confidence"`
+	Kind          string     `json:"kind"`          // phone, tablet, laptop, desktop, smartwatch, fitness-tracker, games-console, e-reader, tv-media, printer, iot, network, unknown
+	OS            string     `json:"os"`            // ios, ipados, watchos, macos, android, wearos, windows, chromeos, linux, nintendo, playstation, xbox, kindle, unknown
+	Vendor        string     `json:"vendor"`        // e.g. "Apple", "" when unknown
+	Confidence    float64    `json:"confidence"`    // in Kind: 0 when Kind is unknown
+	OSConfidence  float64    `json:"os_confidence"` // in OS: 0 when OS is unknown
 	RandomizedMAC bool       `json:"randomized_mac"`
 	Evidence      []Evidence `json:"evidence"`
 }
