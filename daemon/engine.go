@@ -154,8 +154,11 @@ func New(o Options) (*Engine, error) {
 	if o.APFresh <= 0 {
 		o.APFresh = DefaultAPFresh
 	}
-	if o.Dwell == 0 {
+	switch {
+	case o.Dwell == 0:
 		o.Dwell = DefaultDwell
+	case o.Dwell < 0: // explicitly none
+		o.Dwell = 0
 	}
 	if o.FloodRate <= 0 {
 		o.FloodRate = DefaultFloodRate

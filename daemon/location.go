@@ -31,6 +31,8 @@ func (e *Engine) place(ctx context.Context, d *Device, zone, zoneType string, at
 	case zone == d.Zone:
 		d.ZoneType = zoneType
 		e.clearPending(d)
+	case e.o.Dwell <= 0:
+		e.enter(ctx, d, zone, zoneType, at)
 	case zone != d.pendingZone:
 		d.pendingZone, d.pendingType, d.pendingSince = zone, zoneType, at
 		e.pending[d.MAC] = true

@@ -17,7 +17,6 @@ import (
 	"github.com/hallmonitor/hallmonitor/adapters/store"
 	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
-	"github.com/hallmonitor/hallmonitor/rules/fingerprint"
 )
 
 func init() {
@@ -79,7 +78,11 @@ func replay(ctx context.Context, cfg *config.Config, pcap, db string) ([]daemon.
 	eng, err := daemon.New(daemon.Options{
 		SiteID:              cfg.School.SiteID,
 		Policy:              cfg.Policy,
-		Classify:            fingerprint.Classify,
+		Classify:            cfg.Fingerprints.Classify,
+		Refine:              cfg.Fingerprints.Refine,
+		History:             st,
+		Dwell:               dwell(cfg),
+		APFresh:             cfg.Location.APFresh,
 		Store:               st,
 		Sources:             map[string]daemon.Source{"replay": capture.Replay{Path: pcap, Iface: "replay"}},
 		StopWhenSourcesDone: true,

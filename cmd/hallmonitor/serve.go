@@ -22,7 +22,6 @@ import (
 	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
 	"github.com/hallmonitor/hallmonitor/dashboard"
-	"github.com/hallmonitor/hallmonitor/rules/fingerprint"
 )
 
 // serveOpts wire one running HallMonitor: store, engine, dashboard, signals.
@@ -64,9 +63,12 @@ func serve(ctx context.Context, o serveOpts) error {
 	eng, err := daemon.New(daemon.Options{
 		SiteID:   cfg.School.SiteID,
 		Policy:   cfg.Policy,
-		Classify: fingerprint.Classify,
+		Classify: cfg.Fingerprints.Classify,
+		Refine:   cfg.Fingerprints.Refine,
 		Store:    st,
 		History:  st,
+		Dwell:    dwell(cfg),
+		APFresh:  cfg.Location.APFresh,
 		Clock:    o.clock,
 		Logger:   log.Named("engine"),
 		Sources:  o.sources,
@@ -216,4 +218,12 @@ func housekeeping(ctx context.Context, st *store.Store, cfg *config.Config, log 
 		case <-t.C:
 		}
 	}
+}
+
+// dwell converts the configured dwell (0 = none) to the engine's (0 = default, <0 = none).
+func dwell(cfg *config.Config) time.Duration {
+	if cfg.Location.Dwell == 0 {
+		return -1
+	}
+	return cfg.Location.Dwell
 }

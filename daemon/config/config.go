@@ -22,6 +22,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/hallmonitor/hallmonitor/rules/calendar"
+	"github.com/hallmonitor/hallmonitor/rules/fingerprint"
 	"github.com/hallmonitor/hallmonitor/rules/policy"
 	"github.com/hallmonitor/hallmonitor/rules/yamlstrict"
 )
@@ -56,7 +57,14 @@ type Config struct {
 	Dashboard   Dashboard
 	Storage     Storage
 	Logging     Logging
-	Source      string // the file name it was read from
+	Location    Location
+	// Fingerprints classifies with the built-in signatures plus any external
+	// databases named in fingerprints.external.
+	Fingerprints *fingerprint.Engine
+	Source       string // the file name it was read from
+
+	imported       int              // register entries from register_import
+	importWarnings []policy.Warning // bad rows in register_import files
 
 	reviewPos policy.Pos // where school.policy_review_due (or review_by) is
 }
@@ -200,22 +208,26 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		Dashboard:   Dashboard{Listen: DefaultListen, SessionTTL: DefaultSessionTTL},
 		Storage:     Storage{DataDir: DefaultDataDir, Retention: DefaultRetention},
 		Logging:     Logging{Level: DefaultLogLevel, Format: DefaultLogFormat},
+		Location:    Location{Dwell: DefaultDwell, APFresh: DefaultAPFresh},
 	}
 	if yamlstrict.IsNull(root) {
 		d.ErrorAt(1, 1, "the configuration is empty")
 		return nil, withFile(name, d.Errors())
 	}
 	secs := policy.Sections{}
-	var schoolNode, tzNode *yaml.Node
+	var schoolNode, tzNode, importNode *yaml.Node
 	fields := yamlstrict.Fields{
-		"school":      func(v *yaml.Node) { schoolNode = v },
-		"timezone":    func(v *yaml.Node) { tzNode = v },
-		"interfaces":  func(v *yaml.Node) { c.Interfaces = interfaces(&d, v) },
-		"enforcement": func(v *yaml.Node) { enforcement(&d, v, &c.Enforcement) },
-		"alerting":    func(v *yaml.Node) { alerting(&d, v, &c.Alerting) },
-		"dashboard":   func(v *yaml.Node) { dashboard(&d, v, &c.Dashboard) },
-		"storage":     func(v *yaml.Node) { storage(&d, v, &c.Storage) },
-		"logging":     func(v *yaml.Node) { logging(&d, v, &c.Logging) },
+		"school":          func(v *yaml.Node) { schoolNode = v },
+		"timezone":        func(v *yaml.Node) { tzNode = v },
+		"interfaces":      func(v *yaml.Node) { c.Interfaces = interfaces(&d, v) },
+		"enforcement":     func(v *yaml.Node) { enforcement(&d, v, &c.Enforcement) },
+		"alerting":        func(v *yaml.Node) { alerting(&d, v, &c.Alerting) },
+		"dashboard":       func(v *yaml.Node) { dashboard(&d, v, &c.Dashboard) },
+		"storage":         func(v *yaml.Node) { storage(&d, v, &c.Storage) },
+		"logging":         func(v *yaml.Node) { logging(&d, v, &c.Logging) },
+		"location":        func(v *yaml.Node) { location(&d, v, &c.Location) },
+		"fingerprints":    func(v *yaml.Node) { c.Fingerprints = fingerprints(&d, v, read) },
+		"register_import": func(v *yaml.Node) { importNode = v },
 	}
 	for _, k := range policy.SectionKeys {
 		fields[k] = func(v *yaml.Node) { secs[k] = v }
@@ -243,8 +255,27 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		c.reviewPos = school(&d, schoolNode, &c.School, loc)
 	}
 	c.Policy = policy.DecodeWithFiles(&d, secs, loc, read)
+	var imported []policy.RegisterEntry
+	if importNode != nil {
+		imported, c.importWarnings = registerImport(&d, importNode, read)
+	}
 	if err := d.Err(); err != nil {
 		return nil, withFile(name, err.(yamlstrict.Errors))
+	}
+	if len(imported) > 0 {
+		// Entries listed in the configuration win over imported ones for the same MAC.
+		merged, err := c.Policy.WithRegister(imported)
+		if err == nil {
+			merged, err = merged.WithRegister(c.Policy.RegisterEntries())
+		}
+		if err != nil {
+			line, col := importNode.Line, importNode.Column
+			return nil, Errors{{File: name, Line: line, Col: col, Msg: "register_import: " + err.Error()}}
+		}
+		c.Policy, c.imported = merged, len(imported)
+	}
+	if c.Fingerprints == nil {
+		c.Fingerprints = fingerprint.NewEngine()
 	}
 	return c, nil
 }
@@ -315,7 +346,7 @@ func school(d *yamlstrict.Decoder, n *yaml.Node, s *School, loc *time.Location) 
 // and, when now is past it, the policy review date (SPT-14, OSS-7).
 func (c *Config) Warnings(now time.Time) []Error {
 	var out []Error
-	for _, w := range c.Policy.Warnings() {
+	for _, w := range append(c.Policy.Warnings(), c.importWarnings...) {
 		out = append(out, Error{File: c.Source, Line: w.Pos.Line, Col: w.Pos.Col, Msg: w.Msg})
 	}
 	if c.ReviewOverdue(now) {
