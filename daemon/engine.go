@@ -113,6 +113,8 @@ type Engine struct {
 	policy   Policy
 	episodes map[string]*Alert // episodeKey → open alert episode
 	pending  map[string]bool   // MACs with a zone change waiting for its dwell time
+	linkedTo map[string]string // retired private MAC → the MAC its device uses now
+	apart    map[string]bool   // "a|b": seen at the same time, never to be linked
 	floods   map[uint16]*flood // per VLAN: new-MAC rate and any open flood episode
 	fleetAt  time.Time         // every device has been evaluated at this instant
 	latest   time.Time         // newest observation time seen
@@ -178,6 +180,8 @@ func New(o Options) (*Engine, error) {
 		episodes: map[string]*Alert{},
 		floods:   map[uint16]*flood{},
 		pending:  map[string]bool{},
+		linkedTo: map[string]string{},
+		apart:    map[string]bool{},
 	}
 	e.broker = newBroker(e.m.EventsDropped.Inc)
 	return e, nil
@@ -368,6 +372,7 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		if e.floodAbsorbs(ctx, o) {
 			return
 		}
+		e.unlinkIfPresent(o.MAC, o.At)
 		if e.nDevices.Load() >= int64(e.o.MaxDevices) {
 			e.evict()
 		}
@@ -395,6 +400,11 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 	switch o.Kind {
 	case ObsDHCP:
 		if o.DHCP != nil && isClientMessage(o.DHCP.MessageType) {
+			if d.DHCP == nil && fingerprint.IsRandomizedMAC(d.MAC) {
+				// A private MAC's first DHCP message: perhaps a known device that
+				// rotated its address. Alerts and history follow the device.
+				e.tryLink(ctx, &d, o)
+			}
 			d.DHCP = o.DHCP
 			signalsChanged = true
 			if h := o.DHCP.Hostname; h != "" && h != d.Hostname {
@@ -571,7 +581,15 @@ func (e *Engine) closeEpisode(ctx context.Context, a *Alert, at time.Time) {
 		e.log.Error("alert close not stored; will retry", zap.String("alert", a.ID), zap.Error(err))
 		return
 	}
-	delete(e.episodes, episodeKey(*a))
+	if k := episodeKey(*a); e.episodes[k] == a {
+		delete(e.episodes, k)
+	} else { // moved to another key (a device that rotated its MAC)
+		for k, v := range e.episodes {
+			if v == a {
+				delete(e.episodes, k)
+			}
+		}
+	}
 	closed := *a
 	t := at.UTC()
 	closed.ClosedAt = &t
@@ -686,6 +704,7 @@ func (e *Engine) snapshot() []*Device {
 func cloneDevice(d *Device) Device {
 	c := *d
 	c.DNSNames = slices.Clone(d.DNSNames)
+	c.LinkedMACs = slices.Clone(d.LinkedMACs)
 	c.Evidence = slices.Clone(d.Evidence)
 	c.Decision.Clauses = slices.Clone(d.Decision.Clauses)
 	return c

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"sync"
 	"testing"
@@ -480,4 +481,61 @@ func TestAPAssociationPlacesDevice(t *testing.T) {
 	if ev := h.nextEvent(t); ev.Type != "alert.closed" {
 		t.Fatalf("after disassociating: %+v, want the episode closed (back to the subnet's zone)", ev)
 	}
+}
+
+// An iPhone rotates its private MAC: the new MAC is the same device, its open
+// alert episode continues (no second alert), and the old MAC is listed as linked.
+func TestPrivateMACRotationFollowsDevice(t *testing.T) {
+	store := newMemStore()
+	h := start(t, store, func(o *Options) {
+		o.FollowPacketTime = true
+		o.Classify = func(s fingerprint.Signals) fingerprint.Profile {
+			return fingerprint.Profile{Kind: "phone", OS: "ios", Confidence: 0.9, RandomizedMAC: true}
+		}
+	})
+	iphone := func(mac string, t0 time.Time) Observation {
+		return Observation{At: t0, Kind: ObsDHCP, MAC: mac, VLAN: 30, IP: netip.MustParseAddr("10.30.10.8"),
+			DHCP: &fingerprint.DHCP{MessageType: 3, Hostname: "Ellies-iPhone", ParamList: []uint8{1, 121, 3, 6, 15, 108, 114, 119, 252},
+				Options: []uint8{53, 55, 57, 61, 50, 51, 12}, ClientID: append([]byte{1}, macBytes(mac)...)}}
+	}
+	h.observe(t, iphone("da:00:00:00:00:01", at(9, 0)))
+	first := h.nextEvent(t)
+	if first.Type != "alert.opened" {
+		t.Fatalf("first event %+v", first)
+	}
+	h.observe(t, iphone("6e:00:00:00:00:02", at(9, 5))) // the same phone, next private MAC
+	devs := h.e.Devices()
+	if len(devs) != 1 {
+		t.Fatalf("%d devices after a MAC rotation, want 1 (linked)", len(devs))
+	}
+	d := devs[0]
+	if d.MAC != "6e:00:00:00:00:02" || len(d.LinkedMACs) != 1 || d.LinkedMACs[0] != "da:00:00:00:00:01" || d.LinkConfidence < fingerprint.LinkThreshold {
+		t.Fatalf("device %s linked %v (%.2f), want the old MAC linked", d.MAC, d.LinkedMACs, d.LinkConfidence)
+	}
+	if !d.FirstSeen.Equal(at(9, 0)) {
+		t.Errorf("first seen %v, want the old MAC's 09:00", d.FirstSeen)
+	}
+	if alerts, _ := store.snapshot(); len(alerts) != 1 {
+		t.Fatalf("%d alerts, want the one episode continued", len(alerts))
+	}
+	// The retired MAC shows up again: the two MACs are present at the same time,
+	// so they are two devices and the link is undone.
+	h.observe(t, iphone("da:00:00:00:00:01", at(9, 6)))
+	devs = h.e.Devices()
+	if len(devs) != 2 {
+		t.Fatalf("%d devices, want 2: a device present at the same time is not the same device", len(devs))
+	}
+	for _, d := range devs {
+		if len(d.LinkedMACs) != 0 {
+			t.Errorf("%s still lists linked MACs %v after both were seen together", d.MAC, d.LinkedMACs)
+		}
+	}
+}
+
+func macBytes(mac string) []byte {
+	hw, err := net.ParseMAC(mac)
+	if err != nil {
+		panic(err)
+	}
+	return hw
 }

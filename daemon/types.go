@@ -85,6 +85,11 @@ type Device struct {
 	FirstSeen     time.Time              `json:"first_seen"`
 	LastSeen      time.Time              `json:"last_seen"`
 
+	// Earlier private MACs of this same device (identity across MAC rotation),
+	// oldest first, and how sure the link is.
+	LinkedMACs     []string `json:"linked_macs"`
+	LinkConfidence float64  `json:"link_confidence,omitempty"`
+
 	// Where the location feeds last saw it (empty when unknown or stale).
 	AP        string    `json:"ap,omitempty"`
 	APMAC     string    `json:"ap_mac,omitempty"`
