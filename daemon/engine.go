@@ -111,13 +111,13 @@ type Engine struct {
 
 	// Owned by the loop goroutine.
 	policy   Policy
-	episodes map[string]*Alert // episodeKey → open alert episode
-	pending  map[string]bool   // MACs with a zone change waiting for its dwell time
-	linkedTo map[string]string // retired private MAC → the MAC its device uses now
-	apart    map[string]bool   // "a|b": seen at the same time, never to be linked
-	floods   map[uint16]*flood // per VLAN: new-MAC rate and any open flood episode
-	fleetAt  time.Time         // every device has been evaluated at this instant
-	latest   time.Time         // newest observation time seen
+	episodes map[string]*Alert     // episodeKey → open alert episode
+	pending  map[string]bool       // MACs with a zone change waiting for its dwell time
+	linkedTo map[string]linkRecord // retired private MAC → its record and the MAC that took it over
+	apart    map[string]bool       // "a|b": seen at the same time, never to be linked
+	floods   map[uint16]*flood     // per VLAN: new-MAC rate and any open flood episode
+	fleetAt  time.Time             // every device has been evaluated at this instant
+	latest   time.Time             // newest observation time seen
 
 	nDevices   atomicInt    // devices in live state (written by the loop)
 	lastObs    atomic.Int64 // unix nanos (wall clock) of the last observation applied
@@ -180,7 +180,7 @@ func New(o Options) (*Engine, error) {
 		episodes: map[string]*Alert{},
 		floods:   map[uint16]*flood{},
 		pending:  map[string]bool{},
-		linkedTo: map[string]string{},
+		linkedTo: map[string]linkRecord{},
 		apart:    map[string]bool{},
 	}
 	e.broker = newBroker(e.m.EventsDropped.Inc)
@@ -360,6 +360,9 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		e.latest = o.At
 	}
 	e.catchUpEdges(ctx, o.At)
+	if _, retired := e.linkedTo[o.MAC]; retired {
+		e.unlinkIfPresent(o.MAC, o.At)
+	}
 	if len(e.pending) > 0 {
 		e.settle(ctx, o.At) // moves whose dwell passed before this packet (replay has no ticker time)
 	}
@@ -372,7 +375,6 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		if e.floodAbsorbs(ctx, o) {
 			return
 		}
-		e.unlinkIfPresent(o.MAC, o.At)
 		if e.nDevices.Load() >= int64(e.o.MaxDevices) {
 			e.evict()
 		}
@@ -384,6 +386,7 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		d.LastSeen = o.At
 	}
 	signalsChanged := fresh
+	evidenceReplaced := false
 	locationChanged := fresh
 	if o.VLAN != 0 && o.VLAN != d.VLAN {
 		d.VLAN = o.VLAN
@@ -405,8 +408,15 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 				// rotated its address. Alerts and history follow the device.
 				e.tryLink(ctx, &d, o)
 			}
+			switch {
+			case d.DHCP == nil:
+				signalsChanged = true
+			case !sameDHCPFingerprint(d.DHCP, o.DHCP):
+				// Evidence replaced, not added (a renewal without a host name, a
+				// REQUEST after a DISCOVER): hysteresis keeps weak readings from flapping.
+				signalsChanged, evidenceReplaced = true, true
+			}
 			d.DHCP = o.DHCP
-			signalsChanged = true
 			if h := o.DHCP.Hostname; h != "" && h != d.Hostname {
 				d.Hostname = h
 			}
@@ -416,6 +426,7 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 			d.DNSNames = append(d.DNSNames, o.DNSName)
 			if len(d.DNSNames) > maxDNSNames {
 				d.DNSNames = d.DNSNames[len(d.DNSNames)-maxDNSNames:]
+				evidenceReplaced = true
 			}
 			signalsChanged = true
 		}
@@ -436,7 +447,7 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 		signalsChanged = true
 	}
 	if signalsChanged {
-		e.classify(&d)
+		e.classify(&d, evidenceReplaced)
 	}
 	if locationChanged || signalsChanged || d.Zone == "" {
 		e.locate(ctx, &d, o.At)
@@ -453,10 +464,14 @@ func isClientMessage(t uint8) bool {
 	return false
 }
 
-func (e *Engine) classify(d *Device) {
+// classify re-reads the device's evidence. While evidence only accumulates the
+// newest reading stands (it rests on strictly more facts); when evidence was
+// replaced (a different DHCP message, DNS names aged out), Refine's hysteresis
+// keeps a weak contrary reading from flipping the device.
+func (e *Engine) classify(d *Device, replaced bool) {
 	s := fingerprint.Signals{MAC: d.MAC, DHCP: d.DHCP, DNSNames: d.DNSNames, TTL: d.TTL, Hostname: d.Hostname}
 	var p fingerprint.Profile
-	if e.o.Refine != nil && d.fp.Kind != "" {
+	if replaced && e.o.Refine != nil && d.fp.Kind != "" {
 		p = e.o.Refine(d.fp, s) // hysteresis: weak contrary readings do not flip the device
 	} else {
 		p = e.o.Classify(s)
@@ -838,4 +853,12 @@ func (e *Engine) changeAlert(ctx context.Context, id, actor, action string, chan
 
 func alertState(a Alert) map[string]any {
 	return map[string]any{"state": a.State, "outcome": a.Outcome, "note": a.Note}
+}
+
+// sameDHCPFingerprint reports whether two client messages carry the same
+// fingerprint (a renewal repeating itself adds nothing).
+func sameDHCPFingerprint(a, b *fingerprint.DHCP) bool {
+	return a.MessageType == b.MessageType && a.VendorClass == b.VendorClass && a.Hostname == b.Hostname &&
+		a.MaxMsgSize == b.MaxMsgSize && a.UserClass == b.UserClass && a.FQDN == b.FQDN &&
+		slices.Equal(a.Options, b.Options) && slices.Equal(a.ParamList, b.ParamList) && slices.Equal(a.ClientID, b.ClientID)
 }

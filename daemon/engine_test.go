@@ -503,7 +503,7 @@ func TestPrivateMACRotationFollowsDevice(t *testing.T) {
 	if first.Type != "alert.opened" {
 		t.Fatalf("first event %+v", first)
 	}
-	h.observe(t, iphone("6e:00:00:00:00:02", at(9, 5))) // the same phone, next private MAC
+	h.observe(t, iphone("6e:00:00:00:00:02", at(9, 1))) // the same phone rejoining with its next private MAC
 	devs := h.e.Devices()
 	if len(devs) != 1 {
 		t.Fatalf("%d devices after a MAC rotation, want 1 (linked)", len(devs))
@@ -528,6 +528,9 @@ func TestPrivateMACRotationFollowsDevice(t *testing.T) {
 	for _, d := range devs {
 		if len(d.LinkedMACs) != 0 {
 			t.Errorf("%s still lists linked MACs %v after both were seen together", d.MAC, d.LinkedMACs)
+		}
+		if d.MAC == "da:00:00:00:00:01" && (d.DHCP == nil || !d.FirstSeen.Equal(at(9, 0))) {
+			t.Errorf("the restored device lost what it had learnt: %+v", d)
 		}
 	}
 }

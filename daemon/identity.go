@@ -13,6 +13,13 @@ import (
 // maxLinkedMACs bounds the rotation history kept per device.
 const maxLinkedMACs = 16
 
+// maxLinkGap is the longest silence of a known MAC before a new private MAC may
+// continue it. A phone rotates its address when it rejoins, so the old MAC falls
+// silent moments before the new one appears; a phone quiet in a locker for an hour
+// is still there, and another pupil's "Emmas-iPhone" arriving then is not it
+// (fingerprint.LinkMaxGap allows 2 h; the daemon, which sees lockers, is stricter).
+const maxLinkGap = 2 * time.Minute
+
 func linkCandidate(d *Device, dhcp *fingerprint.DHCP, first, last time.Time) fingerprint.LinkCandidate {
 	c := fingerprint.LinkCandidate{MAC: d.MAC, Hostname: d.Hostname, Kind: d.fp.Kind, OS: d.fp.OS,
 		FirstSeen: first, LastSeen: last, VLAN: d.VLAN}
@@ -37,7 +44,7 @@ func (e *Engine) tryLink(ctx context.Context, d *Device, o Observation) {
 	var bestScore float64
 	var bestEv []fingerprint.Evidence
 	for _, k := range e.snapshot() {
-		if k.MAC == d.MAC || k.DHCP == nil || o.At.Sub(k.LastSeen) > fingerprint.LinkMaxGap || e.apart[k.MAC+"|"+d.MAC] {
+		if k.MAC == d.MAC || k.DHCP == nil || o.At.Sub(k.LastSeen) > maxLinkGap || e.apart[k.MAC+"|"+d.MAC] {
 			continue
 		}
 		score, ev := fingerprint.LinkScore(linkCandidate(k, k.DHCP, k.FirstSeen, k.LastSeen), fresh)
@@ -75,15 +82,23 @@ func (e *Engine) tryLink(ctx context.Context, d *Device, o Observation) {
 	if d.pendingZone != "" {
 		e.pending[mac] = true
 	}
-	e.linkedTo[old.MAC] = mac
+	retired := old // the record as it was, to restore should the old MAC turn up again
+	e.linkedTo[old.MAC] = linkRecord{holder: mac, retired: &retired}
 	e.log.Info("private MAC linked to a known device",
 		zap.String("mac", mac), zap.String("was", old.MAC), zap.Float64("confidence", bestScore))
 }
 
+// linkRecord remembers a retired MAC's device record and who took it over.
+type linkRecord struct {
+	holder  string
+	retired *Device
+}
+
 // unlinkIfPresent undoes a link when the MAC it retired is seen again: two MACs
-// present at the same time are two devices, whatever their fingerprints say.
+// present at the same time are two devices, whatever their fingerprints say. The
+// retired record is restored, so nothing it had learnt is lost.
 func (e *Engine) unlinkIfPresent(mac string, at time.Time) {
-	holder, ok := e.linkedTo[mac]
+	rec, ok := e.linkedTo[mac]
 	if !ok {
 		return
 	}
@@ -91,16 +106,17 @@ func (e *Engine) unlinkIfPresent(mac string, at time.Time) {
 	if len(e.apart) > 10000 {
 		clear(e.apart)
 	}
-	e.apart[holder+"|"+mac], e.apart[mac+"|"+holder] = true, true
+	e.apart[rec.holder+"|"+mac], e.apart[mac+"|"+rec.holder] = true, true
 	txn := e.db.Txn(false)
-	raw, _ := txn.First(tableDevices, "id", holder)
+	raw, _ := txn.First(tableDevices, "id", rec.holder)
 	txn.Abort()
-	if raw == nil {
-		return
+	if raw != nil {
+		d := cloneDevice(raw.(*Device))
+		d.LinkedMACs = slices.DeleteFunc(d.LinkedMACs, func(m string) bool { return m == mac })
+		d.LinkConfidence = 0
+		e.put(&d)
 	}
-	d := cloneDevice(raw.(*Device))
-	d.LinkedMACs = slices.DeleteFunc(d.LinkedMACs, func(m string) bool { return m == mac })
-	d.LinkConfidence = 0
-	e.put(&d)
-	e.log.Warn("MAC link undone: both MACs are present", zap.String("mac", holder), zap.String("other", mac), zap.Time("at", at))
+	restored := cloneDevice(rec.retired)
+	e.put(&restored)
+	e.log.Warn("MAC link undone: both MACs are present", zap.String("mac", rec.holder), zap.String("other", mac), zap.Time("at", at))
 }

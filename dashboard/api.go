@@ -76,6 +76,11 @@ func (s *Server) handleAPIDevices(w http.ResponseWriter, _ *http.Request, _ prin
 	writeJSON(w, http.StatusOK, out)
 }
 
+// handleAPIZones answers who is where now: devices per zone, by kind and role.
+func (s *Server) handleAPIZones(w http.ResponseWriter, _ *http.Request, _ principal) {
+	writeJSON(w, http.StatusOK, daemon.Occupancy(s.live.Devices()))
+}
+
 func (s *Server) handleAPIAlerts(w http.ResponseWriter, r *http.Request, _ principal) {
 	q := r.URL.Query()
 	f := daemon.AlertFilter{State: q.Get("state"), Limit: defaultAlertLimit}

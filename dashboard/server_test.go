@@ -29,7 +29,7 @@ func TestAPIRequiresAValidBearerToken(t *testing.T) {
 		{"viewer token reads", "Bearer " + viewerToken, http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, path := range []string{"/api/v1/devices", "/api/v1/alerts", "/api/v1/alerts/" + alertID} {
+			for _, path := range []string{"/api/v1/devices", "/api/v1/zones", "/api/v1/alerts", "/api/v1/alerts/" + alertID} {
 				req, _ := http.NewRequest(http.MethodGet, f.http.URL+path, nil)
 				if tc.header != "" {
 					req.Header.Set("Authorization", tc.header)

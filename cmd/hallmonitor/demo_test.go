@@ -115,6 +115,16 @@ func TestDemoServesDevicesAndAlertsWithin40s(t *testing.T) {
 			t.Errorf("GET %s with a wrong token: %d, want 401", path, code)
 		}
 	}
+	// `hallmonitor zones` against the running demo: who is where now.
+	var zout, zerr bytes.Buffer
+	if code := runZones(context.Background(), []string{"--url", base, "--token", "T"}, &zout, &zerr); code != 0 {
+		t.Fatalf("zones exit %d: %s", code, zerr.String())
+	}
+	for _, want := range []string{"ZONE", "reception", "teaching", "phone"} {
+		if !strings.Contains(zout.String(), want) {
+			t.Errorf("zones output lacks %q:\n%s", want, zout.String())
+		}
+	}
 	if !strings.Contains(out.String(), base) || !strings.Contains(out.String(), "admin / demo-password") {
 		t.Errorf("demo did not print its URL and login:\n%s", out.String())
 	}

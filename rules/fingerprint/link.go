@@ -51,6 +51,28 @@ var genericHostnames = map[string]bool{
 	"nintendo-switch": true, "nintendoswitch": true, "ps5": true, "xbox": true, "espressif": true,
 }
 
+// modelPrefixes start host names that are a phone's model, not its owner's name:
+// Android sends the device name, which is the marketing model until the owner
+// changes it ("Galaxy-A15", "Pixel-7", "OnePlus-Nord-CE-3-Lite", "Redmi-Note-12"),
+// so two pupils with the same model send the same name. Source: AOSP
+// DhcpClient (hostname from Settings.Global.DEVICE_NAME, defaulting to the
+// model) and observed Samsung/Google/OnePlus/Xiaomi defaults.
+var modelPrefixes = []string{"galaxy", "pixel", "oneplus", "redmi", "poco", "moto", "nokia", "huawei",
+	"honor", "oppo", "vivo", "realme", "xiaomi", "sm-", "iphone", "ipad", "apple-watch"}
+
+// isGenericHostname reports whether h (lower case) is a default many devices share.
+func isGenericHostname(h string) bool {
+	if genericHostnames[h] {
+		return true
+	}
+	for _, p := range modelPrefixes {
+		if strings.HasPrefix(h, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // LinkScore scores how likely fresh is known under a new MAC, in 0..1, with
 // the reasons. Vetoes (score 0):
 //   - fresh was first seen before known was last seen: two devices present at
@@ -123,7 +145,7 @@ func LinkScore(known, fresh LinkCandidate) (score float64, evidence []Evidence) 
 		return veto("link_hostname", known.Hostname+" vs "+fresh.Hostname)
 	case kh == "" || fh == "":
 		missing = append(missing, "host name")
-	case genericHostnames[kh]:
+	case isGenericHostname(kh):
 		score += 0.1
 		ev("link_hostname", fresh.Hostname, "link=same-device", 0.1)
 		missing = append(missing, "a distinctive host name")
