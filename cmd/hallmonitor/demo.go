@@ -89,7 +89,11 @@ func demo(ctx context.Context, o demoOpts) error {
 		return err
 	}
 	start := day.At(7, 40, loc)
-	clock := daemon.NewScaledClock(start, o.speed)
+	// The clock starts at 08:05: the early arrivals (from 07:40) are replayed at
+	// once, so a newcomer sees the school fill up and pupil hours begin (08:30)
+	// within seconds rather than minutes.
+	clockStart := day.At(8, 5, loc)
+	clock := daemon.NewScaledClock(clockStart, o.speed)
 	school, err := simulate.New(simulate.Options{Seed: o.seed, Devices: o.devices, Day: start, Clock: clock, Logger: o.log.Named("simulate")})
 	if err != nil {
 		return fmt.Errorf("simulated school: %w", err)
@@ -123,7 +127,7 @@ func demo(ctx context.Context, o demoOpts) error {
 		},
 		ready: func(url string) {
 			fmt.Fprintf(o.stdout, "HallMonitor demo: %s, %s at %gx speed (simulated clock starts %s)\n",
-				cfg.School.Name, day, o.speed, start.Format("Mon 2 Jan 2006 15:04 MST"))
+				cfg.School.Name, day, o.speed, clockStart.Format("Mon 2 Jan 2006 15:04 MST"))
 			fmt.Fprintf(o.stdout, "Dashboard: %s\nLogin:     admin / %s\n", url, password)
 			if o.apiToken != "" {
 				fmt.Fprintf(o.stdout, "API:       curl -H 'Authorization: Bearer %s' %sapi/v1/devices\n", o.apiToken, url)

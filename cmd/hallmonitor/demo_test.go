@@ -102,7 +102,9 @@ func TestDemoServesDevicesAndAlertsWithin40s(t *testing.T) {
 	for _, d := range devices {
 		kinds[d.Kind]++
 	}
-	for _, k := range []string{"phone", "laptop", "smartwatch", "games-console", "e-reader"} {
+	// (The Kindle is recognised later in the day, once it has asked for its
+	// time server; adapters/simulate's accuracy test checks the whole day.)
+	for _, k := range []string{"phone", "laptop", "tablet", "smartwatch", "games-console"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s among the demo's devices (kinds: %v)", k, kinds)
 		}
