@@ -21,9 +21,28 @@ import (
 // Well-known UDP ports the decoder dispatches on explicitly (never through
 // gopacket's port registry, so a reply to an ephemeral port is not misread).
 const (
-	portBOOTPServer = 67
-	portBOOTPClient = 68
-	portDNS         = 53
+	portBOOTPServer   = 67
+	portBOOTPClient   = 68
+	portDNS           = 53
+	portMDNS          = 5353
+	portDHCPv6Client  = 546
+	portDHCPv6Server  = 547
+	etherTypeIPv4     = 0x0800
+	etherTypeARP      = 0x0806
+	etherTypeIPv6     = 0x86dd
+	etherTypeDot1Q    = 0x8100
+	etherTypeQinQ     = 0x88a8
+	etherTypeQinQOld  = 0x9100
+	ipProtoUDP        = 17
+	ipProtoICMPv6     = 58
+	internCacheLimit  = 8192 // entries per interning map before it is reset
+	maxNameBytes      = 255  // longest DNS name interned (RFC 1035)
+	maxMDNSHostnames  = 4    // host names reported per mDNS message
+	dnsHeaderLen      = 12
+	dhcpv4MinLen      = 240
+	dhcpv6HeaderLen   = 4
+	dhcpv6OptClientID = 1
+	dhcpv6OptFQDN     = 39
 )
 
 // DHCP message types (RFC 2132 section 9.6).
@@ -33,37 +52,57 @@ const (
 	dhcpNak   = 6
 )
 
-// Decoder decodes Ethernet frames into Observations. It reuses its layer
-// structs between calls: it is not safe for concurrent use; give each
-// goroutine its own.
+// ErrTruncated and ErrMalformed classify Decode's errors (test with
+// errors.Is): a frame cut short before a header or message the decoder needs,
+// or one whose fields contradict each other.
+var (
+	ErrTruncated = errors.New("truncated frame")
+	ErrMalformed = errors.New("malformed frame")
+)
+
+// DecodeStats are a Decoder's cumulative counters.
+type DecodeStats struct {
+	Frames       uint64 // frames given to Decode
+	Observations uint64 // observations emitted
+	Truncated    uint64 // frames cut short before a header or message of interest
+	Malformed    uint64 // frames of interest whose fields are inconsistent
+}
+
+// Decoder decodes Ethernet frames into Observations. Link, network and
+// transport headers are parsed by hand (no allocation, no gopacket layer
+// dispatch); only DHCPv4 and DNS message bodies go through gopacket's
+// decoders, and mDNS through miekg/dns, once the ports say they are of
+// interest. It reuses its buffers and interns MAC addresses and DNS names
+// between calls: it is not safe for concurrent use; give each goroutine its own.
 type Decoder struct {
-	eth     layers.Ethernet
-	dot1q   layers.Dot1Q
-	ip4     layers.IPv4
-	ip6     layers.IPv6
-	udp     layers.UDP
-	arp     layers.ARP
-	dhcp    layers.DHCPv4
-	dns     layers.DNS
-	parser  *gopacket.DecodingLayerParser
-	decoded []gopacket.LayerType
+	dhcp  layers.DHCPv4
+	dns   layers.DNS
+	stats DecodeStats
+
+	// current frame
+	src     []byte // Ethernet source MAC
+	ipSrc   []byte // IPv4 or IPv6 source address
+	ttl     uint8  // IPv4 TTL or IPv6 hop limit
+	payload []byte // UDP payload
+
+	macs    map[[6]byte]string
+	names   map[string]string
+	nameBuf [maxNameBytes]byte
 }
 
 // NewDecoder returns a Decoder for Ethernet frames (optionally 802.1Q tagged).
 func NewDecoder() *Decoder {
-	d := &Decoder{decoded: make([]gopacket.LayerType, 0, 8)}
-	d.parser = gopacket.NewDecodingLayerParser(layers.LayerTypeEthernet,
-		&d.eth, &d.dot1q, &d.ip4, &d.ip6, &d.udp, &d.arp)
-	// Stop quietly at the first layer we have no decoder for (TCP, ICMP, UDP
-	// payloads): DHCP and DNS are dispatched below on explicit ports.
-	d.parser.IgnoreUnsupported = true
-	return d
+	return &Decoder{macs: make(map[[6]byte]string), names: make(map[string]string)}
 }
+
+// Stats returns the counters since NewDecoder.
+func (d *Decoder) Stats() DecodeStats { return d.stats }
 
 // Decode decodes one Ethernet frame captured at time at on interface iface
 // and calls emit for every Observation it yields (zero or more). A frame that
 // is not of interest yields nothing and returns nil; a malformed frame of
-// interest returns an error. Decode never panics; emit must not retain data.
+// interest returns an error wrapping ErrTruncated or ErrMalformed. Decode
+// never panics; emit must not retain data.
 func (d *Decoder) Decode(data []byte, at time.Time, iface string, emit func(daemon.Observation)) error {
 	return d.DecodeTagged(data, at, iface, 0, emit)
 }
@@ -74,80 +113,196 @@ func (d *Decoder) Decode(data []byte, at time.Time, iface string, emit func(daem
 func (d *Decoder) DecodeTagged(data []byte, at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("decode frame: recovered from panic: %v", r)
+			err = fmt.Errorf("decode frame: %w: recovered from panic: %v", ErrMalformed, r)
+		}
+		if err != nil {
+			if errors.Is(err, ErrTruncated) {
+				d.stats.Truncated++
+			} else {
+				d.stats.Malformed++
+			}
 		}
 	}()
-	d.decoded = d.decoded[:0]
-	if err := d.parser.DecodeLayers(data, &d.decoded); err != nil {
-		return fmt.Errorf("decode frame: %w", err)
+	d.stats.Frames++
+	counted := func(o daemon.Observation) {
+		d.stats.Observations++
+		emit(o)
 	}
-	var haveIP4, haveIP6, haveUDP bool
-	for _, lt := range d.decoded {
-		switch lt {
-		case layers.LayerTypeDot1Q:
-			vlan = d.dot1q.VLANIdentifier // innermost tag wins
-		case layers.LayerTypeIPv4:
-			haveIP4 = true
-		case layers.LayerTypeIPv6:
-			haveIP6 = true
-		case layers.LayerTypeUDP:
-			haveUDP = true
-		case layers.LayerTypeARP:
-			return d.arpObs(at, iface, vlan, emit)
+	return d.frame(data, at, iface, vlan, counted)
+}
+
+func truncated(what string, have, want int) error {
+	return fmt.Errorf("decode %s: %w: %d bytes, want %d", what, ErrTruncated, have, want)
+}
+
+// frame parses the Ethernet header and any 802.1Q/802.1ad tags (the
+// innermost tag wins) and dispatches on the EtherType.
+func (d *Decoder) frame(data []byte, at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) error {
+	if len(data) < 14 {
+		return truncated("Ethernet header", len(data), 14)
+	}
+	d.src = data[6:12]
+	et := binary.BigEndian.Uint16(data[12:14])
+	rest := data[14:]
+	for et == etherTypeDot1Q || et == etherTypeQinQ || et == etherTypeQinQOld {
+		if len(rest) < 4 {
+			return truncated("802.1Q tag", len(rest), 4)
 		}
+		vlan = binary.BigEndian.Uint16(rest[0:2]) & 0x0fff
+		et = binary.BigEndian.Uint16(rest[2:4])
+		rest = rest[4:]
 	}
-	if haveUDP && (haveIP4 || haveIP6) {
-		src, dst := uint16(d.udp.SrcPort), uint16(d.udp.DstPort)
-		switch {
-		case haveIP4 && (dst == portBOOTPServer || dst == portBOOTPClient) && (src == portBOOTPServer || src == portBOOTPClient):
-			return d.dhcpObs(at, iface, vlan, src, dst, emit)
-		case dst == portDNS && src != portDNS:
-			return d.dnsObs(at, iface, vlan, haveIP4, emit)
-		}
-		return nil
-	}
-	if haveIP6 && !haveUDP {
-		d.ndObs(at, iface, vlan, emit)
+	switch et {
+	case etherTypeIPv4:
+		return d.ipv4(rest, at, iface, vlan, emit)
+	case etherTypeIPv6:
+		return d.ipv6(rest, at, iface, vlan, emit)
+	case etherTypeARP:
+		return d.arpObs(rest, at, iface, vlan, emit)
 	}
 	return nil
 }
 
+func (d *Decoder) ipv4(b []byte, at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) error {
+	if len(b) < 20 {
+		return truncated("IPv4 header", len(b), 20)
+	}
+	if b[0]>>4 != 4 {
+		return fmt.Errorf("decode IPv4: %w: version %d", ErrMalformed, b[0]>>4)
+	}
+	if b[9] != ipProtoUDP {
+		return nil
+	}
+	ihl := int(b[0]&0x0f) * 4
+	total := int(binary.BigEndian.Uint16(b[2:4]))
+	if total == 0 {
+		total = len(b) // TSO: a sending host's capture may show length 0
+	}
+	if ihl < 20 || total < ihl {
+		return fmt.Errorf("decode IPv4: %w: header length %d, total length %d", ErrMalformed, ihl, total)
+	}
+	if len(b) < ihl {
+		return truncated("IPv4 header", len(b), ihl)
+	}
+	if binary.BigEndian.Uint16(b[6:8])&0x3fff != 0 {
+		return nil // a fragment (more-fragments set or non-zero offset): not reassembled
+	}
+	if len(b) > total {
+		b = b[:total] // Ethernet padding
+	}
+	d.ipSrc, d.ttl = b[12:16], b[8]
+	return d.udp(b[ihl:], true, at, iface, vlan, emit)
+}
+
+func (d *Decoder) ipv6(b []byte, at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) error {
+	if len(b) < 40 {
+		return truncated("IPv6 header", len(b), 40)
+	}
+	if b[0]>>4 != 6 {
+		return fmt.Errorf("decode IPv6: %w: version %d", ErrMalformed, b[0]>>4)
+	}
+	next := b[6]
+	if next != ipProtoUDP && next != ipProtoICMPv6 {
+		return nil // extension headers are not followed: DHCPv6, DNS and ND are sent without them
+	}
+	if plen := int(binary.BigEndian.Uint16(b[4:6])); plen != 0 && len(b) > 40+plen {
+		b = b[:40+plen]
+	}
+	d.ipSrc, d.ttl = b[8:24], b[7]
+	if next == ipProtoICMPv6 {
+		d.ndObs(b[40:], at, iface, vlan, emit)
+		return nil
+	}
+	return d.udp(b[40:], false, at, iface, vlan, emit)
+}
+
+// udp dispatches on the ports; b is the UDP header and payload.
+func (d *Decoder) udp(b []byte, v4 bool, at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) error {
+	if len(b) < 8 {
+		return truncated("UDP header", len(b), 8)
+	}
+	src, dst := binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4])
+	if !interesting(src, dst) {
+		return nil
+	}
+	switch ulen := int(binary.BigEndian.Uint16(b[4:6])); {
+	case ulen >= 8 && ulen <= len(b):
+		d.payload = b[8:ulen]
+	case ulen >= 8 || ulen == 0: // longer than captured, or a jumbogram
+		d.payload = b[8:]
+	default:
+		return fmt.Errorf("decode UDP: %w: length %d", ErrMalformed, ulen)
+	}
+	switch {
+	case v4 && (dst == portBOOTPServer || dst == portBOOTPClient) && (src == portBOOTPServer || src == portBOOTPClient):
+		return d.dhcpObs(at, iface, vlan, src, dst, b, emit)
+	case dst == portDNS && src != portDNS:
+		return d.dnsObs(at, iface, vlan, v4, emit)
+	case src == portMDNS:
+		return d.mdnsObs(at, iface, vlan, v4, emit)
+	case !v4 && dst == portDHCPv6Server && (src == portDHCPv6Client || src == portDHCPv6Server):
+		return d.dhcpv6Obs(at, iface, vlan, emit)
+	}
+	return nil
+}
+
+// interesting is the port pre-check: every other UDP datagram is dropped here
+// without touching its payload.
+func interesting(src, dst uint16) bool {
+	return dst == portDNS || src == portMDNS || src == portBOOTPServer || src == portBOOTPClient ||
+		(dst == portDHCPv6Server && (src == portDHCPv6Client || src == portDHCPv6Server))
+}
+
 // arpObs reports the sender of an ARP request or reply.
-func (d *Decoder) arpObs(at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) error {
-	a := &d.arp
-	if a.AddrType != layers.LinkTypeEthernet || a.Protocol != layers.EthernetTypeIPv4 ||
-		len(a.SourceHwAddress) != 6 || len(a.SourceProtAddress) != 4 {
+func (d *Decoder) arpObs(b []byte, at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) error {
+	if len(b) < 8 {
+		return truncated("ARP header", len(b), 8)
+	}
+	htype, ptype, hlen, plen := binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4]), int(b[4]), int(b[5])
+	if want := 8 + 2*hlen + 2*plen; len(b) < want {
+		return truncated("ARP", len(b), want)
+	}
+	if htype != uint16(layers.LinkTypeEthernet) || ptype != etherTypeIPv4 || hlen != 6 || plen != 4 {
 		return nil
 	}
-	if isZero(a.SourceHwAddress) {
+	sha, spa := b[8:14], b[14:18]
+	if isZero(sha) {
 		return nil
 	}
-	o := daemon.Observation{At: at, Kind: daemon.ObsARP, MAC: FormatMAC(a.SourceHwAddress), Interface: iface, VLAN: vlan}
-	if ip := netip.AddrFrom4([4]byte(a.SourceProtAddress)); !ip.IsUnspecified() {
+	o := daemon.Observation{At: at, Kind: daemon.ObsARP, MAC: d.mac(sha), Interface: iface, VLAN: vlan}
+	if ip := netip.AddrFrom4([4]byte(spa)); !ip.IsUnspecified() {
 		o.IP = ip // an ARP probe (RFC 5227) has sender IP 0.0.0.0: MAC only
 	}
 	emit(o)
 	return nil
 }
 
+// srcAddr is the frame's IP source address.
+func (d *Decoder) srcAddr() netip.Addr {
+	if len(d.ipSrc) == 4 {
+		return netip.AddrFrom4([4]byte(d.ipSrc))
+	}
+	return netip.AddrFrom16([16]byte(d.ipSrc))
+}
+
 // dnsObs reports the names in a DNS query sent by a device (QR=0, to port 53).
 func (d *Decoder) dnsObs(at time.Time, iface string, vlan uint16, v4 bool, emit func(daemon.Observation)) error {
-	if len(d.udp.Payload) < 12 || d.udp.Payload[2]&0x80 != 0 { // header too short, or a response
+	p := d.payload
+	if len(p) < dnsHeaderLen {
+		return truncated("DNS header", len(p), dnsHeaderLen)
+	}
+	if p[2]&0x80 != 0 { // a response
 		return nil
 	}
-	if err := d.dns.DecodeFromBytes(d.udp.Payload, gopacket.NilDecodeFeedback); err != nil {
-		return fmt.Errorf("decode DNS query: %w", err)
+	if err := d.dns.DecodeFromBytes(p, gopacket.NilDecodeFeedback); err != nil {
+		return fmt.Errorf("decode DNS query: %w: %w", ErrMalformed, err)
 	}
-	o := daemon.Observation{At: at, Kind: daemon.ObsDNS, MAC: FormatMAC(d.eth.SrcMAC), Interface: iface, VLAN: vlan}
-	if v4 {
-		o.IP, _ = netip.AddrFromSlice(d.ip4.SrcIP)
-		o.TTL = d.ip4.TTL
-	} else {
-		o.IP, _ = netip.AddrFromSlice(d.ip6.SrcIP)
-		o.TTL = d.ip6.HopLimit
+	if len(d.src) != 6 {
+		return nil
 	}
+	o := daemon.Observation{At: at, Kind: daemon.ObsDNS, MAC: d.mac(d.src), Interface: iface, VLAN: vlan, IP: d.srcAddr(), TTL: d.ttl}
 	for _, q := range d.dns.Questions {
-		name := normalizeName(q.Name)
+		name := d.name(q.Name)
 		if name == "" {
 			continue
 		}
@@ -158,32 +313,84 @@ func (d *Decoder) dnsObs(at time.Time, iface string, vlan uint16, v4 bool, emit 
 }
 
 // ndObs ties an IPv6 source address to the MAC of a router/neighbour
-// solicitation or neighbour advertisement (ICMPv6 133, 135, 136).
-func (d *Decoder) ndObs(at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) {
-	if d.ip6.NextHeader != layers.IPProtocolICMPv6 || len(d.ip6.Payload) < 4 {
+// solicitation or neighbour advertisement (ICMPv6 133, 135, 136). The hop
+// limit is not reported: ND always uses 255 (RFC 4861), which says nothing
+// about the device's stack.
+func (d *Decoder) ndObs(icmp []byte, at time.Time, iface string, vlan uint16, emit func(daemon.Observation)) {
+	if len(icmp) < 4 {
 		return
 	}
-	switch d.ip6.Payload[0] {
+	switch icmp[0] {
 	case 133, 135, 136:
 	default:
 		return
 	}
-	ip, ok := netip.AddrFromSlice(d.ip6.SrcIP)
-	if !ok || ip.IsUnspecified() || len(d.eth.SrcMAC) != 6 {
+	ip := d.srcAddr()
+	if ip.IsUnspecified() || isZero(d.src) {
 		return
 	}
-	emit(daemon.Observation{At: at, Kind: daemon.ObsIPv6, MAC: FormatMAC(d.eth.SrcMAC), Interface: iface, VLAN: vlan, IP: ip, TTL: d.ip6.HopLimit})
+	emit(daemon.Observation{At: at, Kind: daemon.ObsIPv6, MAC: d.mac(d.src), Interface: iface, VLAN: vlan, IP: ip})
 }
 
-var errNoClientMAC = errors.New("DHCP message without a 6-byte client hardware address")
+// mac returns the interned string form of a 6-byte hardware address.
+func (d *Decoder) mac(b []byte) string {
+	if len(b) != 6 {
+		return FormatMAC(b)
+	}
+	k := [6]byte(b)
+	if s, ok := d.macs[k]; ok {
+		return s
+	}
+	if len(d.macs) >= internCacheLimit {
+		clear(d.macs)
+	}
+	s := FormatMAC(b)
+	d.macs[k] = s
+	return s
+}
+
+// name normalises a DNS name (lower case, no trailing dot) and interns it.
+// Names with bytes outside printable ASCII take the slow path.
+func (d *Decoder) name(b []byte) string {
+	for len(b) > 0 && b[len(b)-1] == '.' {
+		b = b[:len(b)-1]
+	}
+	if len(b) == 0 || len(b) > maxNameBytes {
+		return normalizeName(b)
+	}
+	buf := d.nameBuf[:len(b)]
+	for i, c := range b {
+		if c <= 0x20 || c >= 0x7f {
+			return normalizeName(b)
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	if s, ok := d.names[string(buf)]; ok {
+		return s
+	}
+	if len(d.names) >= internCacheLimit {
+		clear(d.names)
+	}
+	s := string(buf)
+	d.names[s] = s
+	return s
+}
+
+var errNoClientMAC = fmt.Errorf("%w: DHCP message without a 6-byte client hardware address", ErrMalformed)
 
 // dhcpObs reports a DHCPv4 client message (fingerprint) or server reply (lease).
 // Client messages go to port 67 from 68 (or from 67 via a relay); replies come
-// from 67 to 68 (or to 67 via a relay).
-func (d *Decoder) dhcpObs(at time.Time, iface string, vlan uint16, src, dst uint16, emit func(daemon.Observation)) error {
-	payload := d.udp.Payload
-	if len(payload) < 240 {
-		return fmt.Errorf("decode DHCPv4: %d bytes, want at least 240", len(payload))
+// from 67 to 68 (or to 67 via a relay). udp is the UDP header and what follows.
+func (d *Decoder) dhcpObs(at time.Time, iface string, vlan uint16, src, dst uint16, udp []byte, emit func(daemon.Observation)) error {
+	payload := d.payload
+	if len(payload) < dhcpv4MinLen {
+		if ulen := int(binary.BigEndian.Uint16(udp[4:6])); ulen-8 >= dhcpv4MinLen {
+			return truncated("DHCPv4", len(payload), dhcpv4MinLen) // the UDP length says the rest was not captured
+		}
+		return fmt.Errorf("decode DHCPv4: %w: %d bytes, want at least %d", ErrMalformed, len(payload), dhcpv4MinLen)
 	}
 	op := payload[0]
 	client := op == 1 && dst == portBOOTPServer
@@ -192,7 +399,7 @@ func (d *Decoder) dhcpObs(at time.Time, iface string, vlan uint16, src, dst uint
 		return nil
 	}
 	if err := d.dhcp.DecodeFromBytes(payload, gopacket.NilDecodeFeedback); err != nil {
-		return fmt.Errorf("decode DHCPv4: %w", err)
+		return fmt.Errorf("decode DHCPv4: %w: %w", ErrMalformed, err)
 	}
 	m := &d.dhcp
 	relayed := !m.RelayAgentIP.IsUnspecified()
@@ -200,12 +407,12 @@ func (d *Decoder) dhcpObs(at time.Time, iface string, vlan uint16, src, dst uint
 	switch {
 	case m.HardwareLen == 6 && !isZero(m.ClientHWAddr):
 		mac = m.ClientHWAddr
-	case !relayed && len(d.eth.SrcMAC) == 6 && client:
-		mac = d.eth.SrcMAC // e.g. htype 0 clients: the frame's sender is the client
+	case !relayed && len(d.src) == 6 && client:
+		mac = d.src // e.g. htype 0 clients: the frame's sender is the client
 	default:
 		return errNoClientMAC
 	}
-	o := daemon.Observation{At: at, Kind: daemon.ObsDHCP, MAC: FormatMAC(mac), Interface: iface, VLAN: vlan}
+	o := daemon.Observation{At: at, Kind: daemon.ObsDHCP, MAC: d.mac(mac), Interface: iface, VLAN: vlan}
 	if server {
 		var mt uint8
 		for _, opt := range m.Options {
@@ -225,7 +432,7 @@ func (d *Decoder) dhcpObs(at time.Time, iface string, vlan uint16, src, dst uint
 		return nil
 	}
 	if !relayed {
-		o.TTL = d.ip4.TTL // through a relay the TTL is the relay's, not the device's
+		o.TTL = d.ttl // through a relay the TTL is the relay's, not the device's
 	}
 	fp := &fingerprint.DHCP{Options: make([]uint8, 0, len(m.Options))}
 	for _, opt := range m.Options {

@@ -30,6 +30,9 @@ func summarize(obs []daemon.Observation) string {
 		if o.DNSName != "" {
 			fmt.Fprintf(&b, " name=%s", o.DNSName)
 		}
+		if o.Hostname != "" {
+			fmt.Fprintf(&b, " hostname=%q", o.Hostname)
+		}
 		if d := o.DHCP; d != nil {
 			fmt.Fprintf(&b, " dhcp=%d opts=%v", d.MessageType, d.Options)
 			if d.ParamList != nil {

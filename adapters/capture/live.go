@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -36,33 +38,132 @@ type Live struct {
 	NetNS string
 	// MinBackoff and MaxBackoff bound re-open delays (defaults 250ms and 30s).
 	MinBackoff, MaxBackoff time.Duration
+	// RecvBuffer is the socket receive buffer in bytes (default 8 MiB; set
+	// with SO_RCVBUFFORCE, which CAP_NET_ADMIN allows, else SO_RCVBUF, which
+	// the kernel caps at net.core.rmem_max). It absorbs bursts while the
+	// reader is busy: at about 1 KiB of kernel memory per small frame, 8 MiB
+	// holds some 8,000 frames.
+	RecvBuffer int
 
-	packets, observations, decodeErrors, reopens, readErrors atomic.Uint64
+	mu     sync.Mutex
+	ifaces map[string]*ifaceCounters
 }
 
-// LiveStats are cumulative counters since Run started, for metrics.
+// Interface states in InterfaceStats.State.
+const (
+	StateWaiting   = "waiting"   // not opened yet: the interface does not exist (yet) or cannot be opened
+	StateCapturing = "capturing" // the socket is open and being read
+	StateLost      = "lost"      // it was capturing and went away; re-opening with backoff
+)
+
+// LiveStats are cumulative counters since Run started, for metrics and
+// health: the totals over all interfaces, and each interface's own.
 type LiveStats struct {
 	Packets      uint64 // frames that passed the kernel filter and were read
 	Observations uint64 // observations sent
-	DecodeErrors uint64 // frames of interest that failed to decode
+	DecodeErrors uint64 // frames of interest that failed to decode (Truncated + Malformed)
+	Truncated    uint64 // frames cut short before a header or message of interest
+	Malformed    uint64 // frames of interest with inconsistent fields
 	ReadErrors   uint64 // socket read errors other than timeouts
 	Reopens      uint64 // successful re-opens after an interface went away
+	// KernelPackets and KernelDrops are the kernel's PACKET_STATISTICS:
+	// frames that passed the filter, and those dropped because the socket's
+	// receive buffer was full (the reader fell behind).
+	KernelPackets, KernelDrops uint64
+	Interfaces                 []InterfaceStats // sorted by name
+}
+
+// InterfaceStats is one capture interface's state and counters.
+type InterfaceStats struct {
+	Name                       string
+	State                      string    // StateWaiting, StateCapturing or StateLost
+	Since                      time.Time // when State last changed
+	LastError                  string    // why it is waiting or lost ("" while capturing)
+	Reopens                    uint64
+	Packets, Observations      uint64
+	Truncated, Malformed       uint64
+	ReadErrors                 uint64
+	KernelPackets, KernelDrops uint64
+}
+
+// ifaceCounters are one interface's live counters.
+type ifaceCounters struct {
+	packets, observations, truncated, malformed, readErrors, reopens atomic.Uint64
+	kernelPackets, kernelDrops                                       atomic.Uint64
+
+	mu        sync.Mutex
+	state     string
+	since     time.Time
+	lastError string
+}
+
+func (c *ifaceCounters) setState(state string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != state {
+		c.state, c.since = state, time.Now()
+	}
+	c.lastError = ""
+	if err != nil {
+		c.lastError = err.Error()
+	}
+}
+
+// counters returns the named interface's counters, creating them.
+func (l *Live) counters(name string) *ifaceCounters {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ifaces == nil {
+		l.ifaces = map[string]*ifaceCounters{}
+	}
+	c := l.ifaces[name]
+	if c == nil {
+		c = &ifaceCounters{state: StateWaiting, since: time.Now()}
+		l.ifaces[name] = c
+	}
+	return c
 }
 
 // Stats returns the counters; safe to call concurrently with Run.
 func (l *Live) Stats() LiveStats {
-	return LiveStats{
-		Packets:      l.packets.Load(),
-		Observations: l.observations.Load(),
-		DecodeErrors: l.decodeErrors.Load(),
-		ReadErrors:   l.readErrors.Load(),
-		Reopens:      l.reopens.Load(),
+	l.mu.Lock()
+	names := make([]string, 0, len(l.ifaces))
+	for n := range l.ifaces {
+		names = append(names, n)
 	}
+	cs := make([]*ifaceCounters, 0, len(names))
+	slices.Sort(names)
+	for _, n := range names {
+		cs = append(cs, l.ifaces[n])
+	}
+	l.mu.Unlock()
+	var st LiveStats
+	for i, c := range cs {
+		c.mu.Lock()
+		is := InterfaceStats{Name: names[i], State: c.state, Since: c.since, LastError: c.lastError}
+		c.mu.Unlock()
+		is.Reopens, is.Packets, is.Observations = c.reopens.Load(), c.packets.Load(), c.observations.Load()
+		is.Truncated, is.Malformed, is.ReadErrors = c.truncated.Load(), c.malformed.Load(), c.readErrors.Load()
+		is.KernelPackets, is.KernelDrops = c.kernelPackets.Load(), c.kernelDrops.Load()
+		st.Interfaces = append(st.Interfaces, is)
+		st.Packets += is.Packets
+		st.Observations += is.Observations
+		st.Truncated += is.Truncated
+		st.Malformed += is.Malformed
+		st.ReadErrors += is.ReadErrors
+		st.Reopens += is.Reopens
+		st.KernelPackets += is.KernelPackets
+		st.KernelDrops += is.KernelDrops
+	}
+	st.DecodeErrors = st.Truncated + st.Malformed
+	return st
 }
 
 const (
-	readTimeout   = 200 * time.Millisecond
-	captureBuffer = 1 << 16
+	readTimeout       = 200 * time.Millisecond
+	captureBuffer     = 1 << 16
+	defaultRecvBuffer = 8 << 20
+	kernelStatsEvery  = time.Second
 )
 
 // Run captures until ctx is cancelled (returning nil) or the socket cannot be
@@ -81,6 +182,7 @@ func (l *Live) Run(ctx context.Context, out chan<- daemon.Observation) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	for _, name := range l.Interfaces {
+		l.counters(name)
 		g.Go(func() error { return l.runInterface(ctx, name, filter, log.With(zap.String("interface", name)), out) })
 	}
 	if err := g.Wait(); err != nil && !errors.Is(err, context.Canceled) {
@@ -106,12 +208,24 @@ func (l *Live) runInterface(ctx context.Context, name string, filter []bpf.RawIn
 	delay := lo
 	opened := false
 	failing := false
+	c := l.counters(name)
+	rcvbuf := l.RecvBuffer
+	if rcvbuf <= 0 {
+		rcvbuf = defaultRecvBuffer
+	}
 	for {
-		s, err := openSocket(l.NetNS, name, filter)
+		s, err := openSocket(l.NetNS, name, filter, rcvbuf)
 		switch {
 		case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
-			return fmt.Errorf("live capture on %s: %w (needs CAP_NET_RAW)", name, err)
+			err = fmt.Errorf("live capture on %s: %w (needs CAP_NET_RAW)", name, err)
+			c.setState(StateWaiting, err)
+			return err
 		case err != nil:
+			if opened {
+				c.setState(StateLost, err)
+			} else {
+				c.setState(StateWaiting, err)
+			}
 			if !failing {
 				log.Warn("capture interface unavailable; retrying with backoff", zap.Error(err))
 				failing = true
@@ -127,50 +241,68 @@ func (l *Live) runInterface(ctx context.Context, name string, filter []bpf.RawIn
 			continue
 		}
 		if opened {
-			l.reopens.Add(1)
+			c.reopens.Add(1)
 			log.Info("capture interface re-opened")
 		} else {
 			log.Info("capture started")
 		}
+		c.setState(StateCapturing, nil)
 		opened, failing, delay = true, false, lo
-		err = l.read(ctx, s, name, out)
+		err = l.read(ctx, s, name, c, out)
+		s.kernelStats(c)
 		s.close()
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		c.setState(StateLost, err)
 		log.Warn("capture interface went away; re-opening", zap.Error(err))
 	}
 }
 
 // read decodes frames from s until ctx ends or the interface disappears.
-func (l *Live) read(ctx context.Context, s *packetSocket, iface string, out chan<- daemon.Observation) error {
+func (l *Live) read(ctx context.Context, s *packetSocket, iface string, c *ifaceCounters, out chan<- daemon.Observation) error {
 	dec := NewDecoder()
 	var sendErr error
+	done := ctx.Done()
 	emit := func(o daemon.Observation) {
 		if sendErr != nil {
 			return
 		}
 		select {
 		case out <- o:
-			l.observations.Add(1)
-		case <-ctx.Done():
+			c.observations.Add(1)
+		case <-done:
 			sendErr = ctx.Err()
 		}
 	}
 	lastCheck := time.Now()
-	for ctx.Err() == nil {
+	lastStats := lastCheck
+	for n := uint(0); ; n++ {
+		if n%256 == 0 { // a clock read and a getsockopt per 256 frames at most
+			if ctx.Err() != nil {
+				break
+			}
+			if now := time.Now(); now.Sub(lastStats) > kernelStatsEvery {
+				lastStats = now
+				s.kernelStats(c)
+			}
+		}
 		data, vlan, err := s.recv()
 		if err != nil {
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				if ctx.Err() != nil {
+					break
+				}
 				if time.Since(lastCheck) > time.Second {
 					lastCheck = time.Now()
+					s.kernelStats(c)
 					if !s.bound() {
 						return fmt.Errorf("interface %s removed", iface)
 					}
 				}
 				continue
 			}
-			l.readErrors.Add(1)
+			c.readErrors.Add(1)
 			if !s.bound() {
 				return fmt.Errorf("interface %s removed: %w", iface, err)
 			}
@@ -179,9 +311,13 @@ func (l *Live) read(ctx context.Context, s *packetSocket, iface string, out chan
 		if data == nil {
 			continue
 		}
-		l.packets.Add(1)
+		c.packets.Add(1)
 		if err := dec.DecodeTagged(data, time.Now(), iface, vlan, emit); err != nil {
-			l.decodeErrors.Add(1)
+			if errors.Is(err, ErrTruncated) {
+				c.truncated.Add(1)
+			} else {
+				c.malformed.Add(1)
+			}
 		}
 		if sendErr != nil {
 			return sendErr
@@ -203,7 +339,7 @@ func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
 // openSocket opens and binds the socket, in netnsPath when it is set. The
 // filter is attached before binding, so no unfiltered frame is ever queued.
-func openSocket(netnsPath, name string, filter []bpf.RawInstruction) (*packetSocket, error) {
+func openSocket(netnsPath, name string, filter []bpf.RawInstruction, rcvbuf int) (*packetSocket, error) {
 	var s *packetSocket
 	err := inNetNS(netnsPath, func() error {
 		ifi, err := net.InterfaceByName(name)
@@ -216,7 +352,7 @@ func openSocket(netnsPath, name string, filter []bpf.RawInstruction) (*packetSoc
 		}
 		s = &packetSocket{fd: fd, ifindex: ifi.Index, loopback: ifi.Flags&net.FlagLoopback != 0,
 			buf: make([]byte, captureBuffer), oob: make([]byte, unix.CmsgSpace(int(unsafe.Sizeof(unix.TpacketAuxdata{}))))}
-		if err := s.setup(filter); err != nil {
+		if err := s.setup(filter, rcvbuf); err != nil {
 			s.close()
 			return err
 		}
@@ -228,7 +364,7 @@ func openSocket(netnsPath, name string, filter []bpf.RawInstruction) (*packetSoc
 	return s, nil
 }
 
-func (s *packetSocket) setup(filter []bpf.RawInstruction) error {
+func (s *packetSocket) setup(filter []bpf.RawInstruction, rcvbuf int) error {
 	prog := make([]unix.SockFilter, len(filter))
 	for i, ins := range filter {
 		prog[i] = unix.SockFilter{Code: ins.Op, Jt: ins.Jt, Jf: ins.Jf, K: ins.K}
@@ -238,6 +374,11 @@ func (s *packetSocket) setup(filter []bpf.RawInstruction) error {
 	}
 	if err := unix.SetsockoptInt(s.fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
 		return fmt.Errorf("enable packet auxdata: %w", err)
+	}
+	if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rcvbuf); err != nil {
+		if err := unix.SetsockoptInt(s.fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf); err != nil {
+			return fmt.Errorf("set receive buffer: %w", err)
+		}
 	}
 	tv := unix.NsecToTimeval(readTimeout.Nanoseconds())
 	if err := unix.SetsockoptTimeval(s.fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv); err != nil {
@@ -284,6 +425,17 @@ func (s *packetSocket) recv() (data []byte, vlan uint16, err error) {
 		oob = oob[next:]
 	}
 	return s.buf[:min(int(n), len(s.buf))], vlan, nil
+}
+
+// kernelStats adds the kernel's PACKET_STATISTICS since the last call (the
+// kernel resets them on every read) to c.
+func (s *packetSocket) kernelStats(c *ifaceCounters) {
+	st, err := unix.GetsockoptTpacketStats(s.fd, unix.SOL_PACKET, unix.PACKET_STATISTICS)
+	if err != nil {
+		return
+	}
+	c.kernelPackets.Add(uint64(st.Packets)) // includes the drops
+	c.kernelDrops.Add(uint64(st.Drops))
 }
 
 // bound reports whether the socket is still bound to its interface: the

@@ -62,6 +62,9 @@ func TestLiveCapturesRealDHCP(t *testing.T) {
 	}
 	t.Cleanup(stop)
 	waitLog(t, logs, "capture interface unavailable")
+	if is := ifaceStats(t, live); is.State != StateWaiting || is.LastError == "" {
+		t.Errorf("before the interface exists: %+v, want state %q with the reason", is, StateWaiting)
+	}
 
 	lab.Veth(t, srv, srvIf, cli, cliIf)
 	srv.Exec(t, "ip", "addr", "add", subnet+".1/24", "dev", srvIf)
@@ -111,12 +114,28 @@ func TestLiveCapturesRealDHCP(t *testing.T) {
 	// The interface disappears and comes back: Live re-opens it.
 	srv.Exec(t, "ip", "link", "del", srvIf)
 	waitLog(t, logs, "capture interface went away")
+	if is := ifaceStats(t, live); is.State != StateLost || is.LastError == "" || is.Reopens != 0 {
+		t.Errorf("after the interface went away: %+v, want state %q with the reason", is, StateLost)
+	}
 	lab.Veth(t, srv, srvIf, cli, cliIf)
 	waitLog(t, logs, "capture interface re-opened")
-	if st := live.Stats(); st.Reopens != 1 || st.Packets == 0 || st.Observations == 0 {
-		t.Errorf("stats %+v: want 1 reopen and some packets and observations", st)
+	if st := live.Stats(); st.Reopens != 1 || st.Packets == 0 || st.Observations == 0 || st.DecodeErrors != 0 {
+		t.Errorf("stats %+v: want 1 reopen, some packets and observations, no decode errors", st)
+	}
+	if is := ifaceStats(t, live); is.State != StateCapturing || is.Reopens != 1 || is.LastError != "" {
+		t.Errorf("after re-opening: %+v, want state %q and 1 reopen", is, StateCapturing)
 	}
 	stop()
+}
+
+// ifaceStats returns the only interface's stats.
+func ifaceStats(t *testing.T, l *Live) InterfaceStats {
+	t.Helper()
+	st := l.Stats()
+	if len(st.Interfaces) != 1 {
+		t.Fatalf("stats for %d interfaces, want 1: %+v", len(st.Interfaces), st)
+	}
+	return st.Interfaces[0]
 }
 
 // collectDHCP waits for a client message from mac (with host name host, when

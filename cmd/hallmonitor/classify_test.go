@@ -31,10 +31,10 @@ func TestClassifyGolden(t *testing.T) {
 	for _, rel := range []string{"zeek/dhcp_time_and_nameserver.pcap", "zeek/hw-type0.pcap", "tcpdump-tests/dhcp-option-108.pcapng"} {
 		for _, asJSON := range []bool{false, true} {
 			name := "classify-" + strings.NewReplacer("/", "_", ".pcapng", "", ".pcap", "").Replace(rel)
-			args := []string{"--pcap", requireRef(t, rel)}
+			args := []string{"--pcap", requireRef(t, rel), "--text"}
 			if asJSON {
 				name += ".json"
-				args = append(args, "--json")
+				args = []string{"--pcap", requireRef(t, rel), "--json"}
 			}
 			t.Run(name, func(t *testing.T) {
 				var stdout, stderr bytes.Buffer
@@ -131,7 +131,7 @@ func TestClassifyUsage(t *testing.T) {
 		code int
 		out  string // substring of stdout+stderr
 	}{
-		{"help", []string{"--help"}, 0, "Usage: hallmonitor classify --pcap FILE [--json]"},
+		{"help", []string{"--help"}, 0, "Usage: hallmonitor classify --pcap FILE [--register CSV]... [--fingerprints XML]..."},
 		{"missing pcap", nil, 2, "--pcap FILE is required"},
 		{"not a capture", []string{"--pcap", "classify_test.go"}, 1, "not a pcap or pcapng file"},
 		{"missing file", []string{"--pcap", "no-such.pcap"}, 1, "no such file"},
@@ -145,4 +145,62 @@ func TestClassifyUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The default output is one JSON object per device per line with the contract's
+// names; a register export marks school devices managed.
+func TestClassifyJSONLinesWithRegister(t *testing.T) {
+	pcap := requireRef(t, "tcpdump-tests/dhcp-option-108.pcapng")
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "intune.csv")
+	data, err := os.ReadFile("../../rules/register/testdata/intune-devices.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Add the capture's Mac to the export as a school laptop.
+	lines := strings.SplitN(string(data), "\n", 2)
+	if err := os.WriteFile(csv, []byte(lines[0]+"\n"+macRow(lines[0], "42:b4:44:b4:f0:ee")+"\n"+lines[1]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := runClassify(context.Background(), []string{"--pcap", pcap, "--register", csv}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	out := strings.TrimSpace(stdout.String())
+	if out == "" {
+		t.Fatal("no output")
+	}
+	for _, line := range strings.Split(out, "\n") {
+		var d map[string]any
+		if err := json.Unmarshal([]byte(line), &d); err != nil {
+			t.Fatalf("line %q is not one JSON object: %v", line, err)
+		}
+		for _, k := range []string{"mac", "ip", "hostname", "kind", "os", "vendor", "managed", "randomized_mac", "confidence", "linked_macs", "evidence"} {
+			if _, ok := d[k]; !ok {
+				t.Errorf("line lacks %q: %s", k, line)
+			}
+		}
+		if d["mac"] == "42:b4:44:b4:f0:ee" && d["managed"] != true {
+			t.Errorf("the registered Mac is not managed: %s", line)
+		}
+	}
+}
+
+// macRow builds an Intune row for mac from the header's columns.
+func macRow(header, mac string) string {
+	cols := strings.Split(header, ",")
+	row := make([]string, len(cols))
+	for i, c := range cols {
+		switch strings.Trim(c, `"`) {
+		case "Wi-Fi MAC":
+			row[i] = strings.ToUpper(strings.ReplaceAll(mac, ":", ""))
+		case "Device name":
+			row[i] = "HMA-MB-0001"
+		case "Serial number":
+			row[i] = "C02TEST0001"
+		case "OS":
+			row[i] = "macOS"
+		}
+	}
+	return strings.Join(row, ",")
 }
