@@ -9,7 +9,6 @@ import (
 
 	"github.com/hallmonitor/hallmonitor/adapters/capture"
 	"github.com/hallmonitor/hallmonitor/adapters/sdnotify"
-	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
 )
 
@@ -41,7 +40,11 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	for _, i := range cfg.Interfaces {
 		ifaces = append(ifaces, i.Name)
 	}
-	sources := map[string]daemon.Source{}
+	sources, roleFor, err := feedSources(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "hallmonitor: %v\n", err)
+		return 1
+	}
 	if len(ifaces) > 0 {
 		sources["capture"] = &capture.Live{Interfaces: ifaces, Logger: log.Named("capture")}
 	}
@@ -49,6 +52,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		cfg:      cfg,
 		log:      log,
 		sources:  sources,
+		roleFor:  roleFor,
 		listen:   *listen,
 		notifier: sdnotify.FromEnv(),
 		reload:   func() (*config.Config, error) { return config.Load(*cfgPath) },

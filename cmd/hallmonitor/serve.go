@@ -29,6 +29,7 @@ type serveOpts struct {
 	cfg      *config.Config
 	log      *zap.Logger
 	sources  map[string]daemon.Source
+	roleFor  func(identity string) string // 802.1X identity → role (RADIUS feed), or nil
 	clock    daemon.Clock
 	listen   string
 	notifier *sdnotify.Notifier
@@ -61,17 +62,18 @@ func serve(ctx context.Context, o serveOpts) error {
 		}
 	}
 	eng, err := daemon.New(daemon.Options{
-		SiteID:   cfg.School.SiteID,
-		Policy:   cfg.Policy,
-		Classify: cfg.Fingerprints.Classify,
-		Refine:   cfg.Fingerprints.Refine,
-		Store:    st,
-		History:  st,
-		Dwell:    dwell(cfg),
-		APFresh:  cfg.Location.APFresh,
-		Clock:    o.clock,
-		Logger:   log.Named("engine"),
-		Sources:  o.sources,
+		SiteID:          cfg.School.SiteID,
+		Policy:          cfg.Policy,
+		Classify:        cfg.Fingerprints.Classify,
+		Refine:          cfg.Fingerprints.Refine,
+		Store:           st,
+		History:         st,
+		Dwell:           dwell(cfg),
+		APFresh:         cfg.Location.APFresh,
+		RoleForIdentity: o.roleFor,
+		Clock:           o.clock,
+		Logger:          log.Named("engine"),
+		Sources:         o.sources,
 	})
 	if err != nil {
 		return err

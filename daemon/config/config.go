@@ -58,6 +58,7 @@ type Config struct {
 	Storage     Storage
 	Logging     Logging
 	Location    Location
+	Feeds       Feeds
 	// Fingerprints classifies with the built-in signatures plus any external
 	// databases named in fingerprints.external.
 	Fingerprints *fingerprint.Engine
@@ -226,6 +227,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		"storage":         func(v *yaml.Node) { storage(&d, v, &c.Storage) },
 		"logging":         func(v *yaml.Node) { logging(&d, v, &c.Logging) },
 		"location":        func(v *yaml.Node) { location(&d, v, &c.Location) },
+		"feeds":           func(v *yaml.Node) { feeds(&d, v, &c.Feeds, read) },
 		"fingerprints":    func(v *yaml.Node) { c.Fingerprints = fingerprints(&d, v, read) },
 		"register_import": func(v *yaml.Node) { importNode = v },
 	}

@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/hallmonitor/hallmonitor/adapters/apfeed"
+	"github.com/hallmonitor/hallmonitor/adapters/radius"
+	"github.com/hallmonitor/hallmonitor/daemon"
+	"github.com/hallmonitor/hallmonitor/daemon/config"
+)
+
+// feedSources builds the configured location feeds (AP syslog, RADIUS
+// accounting) as daemon sources, and the 802.1X identity → role mapping.
+func feedSources(cfg *config.Config, log *zap.Logger) (map[string]daemon.Source, func(string) string, error) {
+	sources := map[string]daemon.Source{}
+	var roleFor func(string) string
+	if f := cfg.Feeds.Syslog; f != nil {
+		custom := make([]apfeed.CustomParser, 0, len(f.Custom))
+		for _, c := range f.Custom {
+			custom = append(custom, apfeed.CustomParser{Name: c.Name, Pattern: c.Pattern, Events: c.Events})
+		}
+		r, err := apfeed.New(apfeed.Options{Listen: f.Listen, Allow: f.Allow, Custom: custom,
+			SSIDByInterface: f.SSIDByInterface, Logger: log.Named("apfeed")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("AP syslog feed: %w", err)
+		}
+		sources["apfeed"] = r
+	}
+	if f := cfg.Feeds.Radius; f != nil {
+		clients := make([]radius.Client, 0, len(f.Clients))
+		for _, c := range f.Clients {
+			clients = append(clients, radius.Client{Prefix: c.Prefix, Secret: c.Secret})
+		}
+		l, err := radius.New(radius.Options{Listen: f.Listen, Clients: clients, Logger: log.Named("radius")})
+		if err != nil {
+			return nil, nil, fmt.Errorf("RADIUS accounting feed: %w", err)
+		}
+		sources["radius"] = l
+		rules := make([]radius.RoleRule, 0, len(f.Roles))
+		for _, r := range f.Roles {
+			rules = append(rules, radius.RoleRule{Pattern: r.Pattern, Role: r.Role})
+		}
+		if len(rules) > 0 {
+			roleFor = func(identity string) string { return radius.RoleForIdentity(rules, identity) }
+		}
+	}
+	return sources, roleFor, nil
+}
