@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -111,6 +112,36 @@ func (s *Server) handleAPIAlerts(w http.ResponseWriter, r *http.Request, _ princ
 		out = out[:f.Limit]
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// handleAPIDeviceZones answers where a device has been: its stays per zone over
+// the last `days` days (default 1, at most 31), oldest first.
+func (s *Server) handleAPIDeviceZones(w http.ResponseWriter, r *http.Request, _ principal) {
+	hist, ok := s.store.(ZoneHistory)
+	if !ok {
+		writeJSONError(w, http.StatusNotImplemented, "this store keeps no zone history")
+		return
+	}
+	days := 1
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 31 {
+			writeJSONError(w, http.StatusBadRequest, "days must be a number from 1 to 31")
+			return
+		}
+		days = n
+	}
+	now := s.now()
+	visits, err := hist.ZoneVisits(r.Context(), strings.ToLower(r.PathValue("mac")), now.AddDate(0, 0, -days), now.Add(time.Minute))
+	if err != nil {
+		s.log.Error("zone history", zap.Error(err))
+		writeJSONError(w, http.StatusInternalServerError, "could not read the zone history")
+		return
+	}
+	if visits == nil {
+		visits = []daemon.ZoneVisit{}
+	}
+	writeJSON(w, http.StatusOK, visits)
 }
 
 func (s *Server) handleAPIAlert(w http.ResponseWriter, r *http.Request, _ principal) {

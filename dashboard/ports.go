@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"time"
 
 	"github.com/hallmonitor/hallmonitor/daemon"
 )
@@ -25,4 +26,10 @@ type Live interface {
 	Subscribe() (events <-chan daemon.Event, cancel func())
 	AcknowledgeAlert(ctx context.Context, id, actor, note string) (daemon.Alert, error)
 	ResolveAlert(ctx context.Context, id, actor, outcome, note string) (daemon.Alert, error)
+}
+
+// ZoneHistory is the optional store part behind a device's zone history
+// (adapters/store implements it).
+type ZoneHistory interface {
+	ZoneVisits(ctx context.Context, mac string, from, to time.Time) ([]daemon.ZoneVisit, error)
 }

@@ -202,6 +202,7 @@ func (s *Server) Handler() http.Handler {
 	// JSON API.
 	mux.Handle("GET /api/v1/devices", s.api(false, s.handleAPIDevices))
 	mux.Handle("GET /api/v1/zones", s.api(false, s.handleAPIZones))
+	mux.Handle("GET /api/v1/devices/{mac}/zones", s.api(false, s.handleAPIDeviceZones))
 	mux.Handle("GET /api/v1/alerts", s.api(false, s.handleAPIAlerts))
 	mux.Handle("GET /api/v1/alerts/{id}", s.api(false, s.handleAPIAlert))
 	mux.Handle("POST /api/v1/alerts/{id}/ack", s.api(true, s.handleAPIAck))
