@@ -712,21 +712,7 @@ func ruleMessage(t Then) string {
 
 func (b *builder) when(n *yaml.Node, r *compiledRule) {
 	w := &r.When
-	zoneNames := func(v *yaml.Node, what string) []string {
-		var out []string
-		b.d.Seq(v, what, func(it *yaml.Node) {
-			s, ok := b.d.Scalar(it, what)
-			if !ok {
-				return
-			}
-			if _, known := b.p.zoneType[s.Value]; !known {
-				b.d.Errorf(s, "%s: no zone is named %q", what, s.Value)
-				return
-			}
-			out = append(out, s.Value)
-		})
-		return out
-	}
+	zoneNames := b.zoneNameList
 	sched := func(v *yaml.Node, what string) (string, int) {
 		s, ok := b.d.Scalar(v, what)
 		if !ok {
