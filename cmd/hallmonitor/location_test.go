@@ -6,6 +6,7 @@ import (
 	"net"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,9 +31,10 @@ func freeUDPPort(t *testing.T) int {
 // A pupil's phone walks from reception into a classroom. The access points say
 // so over syslog (sent by the real util-linux logger); after the dwell time the
 // device's zone follows its AP and the policy's alert opens — not before.
-func TestAPSyslogMovesDeviceAndAlertFollowsAfterDwell(t *testing.T) {
-	loggerPath := lab.RequireTools(t, "logger")[0]
-	port := freeUDPPort(t)
+func TestAPFeedsMoveDeviceAfterDwell(t *testing.T) {
+	tools := lab.RequireTools(t, "logger", "radclient")
+	loggerPath, radclientPath := tools[0], tools[1]
+	port, radiusPort := freeUDPPort(t), freeUDPPort(t)
 	dir := t.TempDir()
 	cfgText := fmt.Sprintf(`school: {name: Test School, site_id: test}
 timezone: Europe/London
@@ -40,6 +42,7 @@ interfaces: [{name: hmtest-absent0}]
 zones:
   - {name: reception, type: reception, aps: ["ap-reception*"]}
   - {name: classroom-12, type: teaching, aps: ["ap-class-12"]}
+  - {name: staffroom, type: staffroom, aps: ["ap-staffroom-*"]}
 register:
   - {mac: "aa:bb:cc:00:00:01", role: pupil, kind: phone, managed: false}
 rules:
@@ -56,8 +59,12 @@ feeds:
       - name: school-aps
         pattern: 'AP (?P<ap>\S+): station (?P<mac>[0-9a-f:]{17}) (?P<event>joined|left)'
         events: {joined: associate, left: disassociate}
+  radius:
+    listen: "127.0.0.1:%d"
+    clients: [{prefix: 127.0.0.1/32, secret: "testing-secret-123"}]
+    roles: [{pattern: "*@pupils.school.test", role: pupil}]
 storage: {data_dir: %s}
-`, port, dir)
+`, port, radiusPort, dir)
 	cfg, err := config.Parse(filepath.Join(dir, "hallmonitor.yaml"), []byte(cfgText))
 	if err != nil {
 		t.Fatalf("config: %v", err)
@@ -132,5 +139,28 @@ storage: {data_dir: %s}
 	alerts, err := st.ListAlerts(ctx, daemon.AlertFilter{})
 	if err != nil || len(alerts) != 1 || alerts[0].Zone != "classroom-12" || alerts[0].Clauses[0] != "OSS-2.1" {
 		t.Fatalf("alerts = %+v, %v; want one OSS-2.1 alert in classroom-12", alerts, err)
+	}
+
+	// The staff-room AP reports the phone over RADIUS accounting (the real
+	// FreeRADIUS radclient): after the dwell time the zone follows again.
+	attrs := strings.Join([]string{
+		"Acct-Status-Type = Interim-Update",
+		`User-Name = "p123@pupils.school.test"`,
+		`Calling-Station-Id = "AA-BB-CC-00-00-01"`,
+		`Called-Station-Id = "18-E8-29-00-00-20:School"`,
+		`NAS-Identifier = "ap-staffroom-1"`,
+		"NAS-IP-Address = 127.0.0.1",
+		`Acct-Session-Id = "5F3A2B1C-00000042"`,
+	}, "\n") + "\n"
+	rc := exec.Command(radclientPath, "-x", "-r", "2", "-t", "3", fmt.Sprintf("127.0.0.1:%d", radiusPort), "acct", "testing-secret-123")
+	rc.Stdin = strings.NewReader(attrs)
+	if out, err := rc.CombinedOutput(); err != nil || !strings.Contains(string(out), "Accounting-Response") {
+		t.Fatalf("radclient: %v\n%s", err, out)
+	}
+	took = waitZone("staffroom", 6*time.Second)
+	t.Logf("moved to staffroom %.1fs after the RADIUS interim update", took.Seconds())
+	visits, err := st.ZoneVisits(ctx, "aa:bb:cc:00:00:01", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	if err != nil || len(visits) != 2 || visits[0].Zone != "reception" || visits[1].Zone != "classroom-12" {
+		t.Fatalf("zone history = %+v, %v; want the stays in reception and classroom-12", visits, err)
 	}
 }
