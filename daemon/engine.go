@@ -93,6 +93,10 @@ type Options struct {
 	APFresh time.Duration
 	// RoleForIdentity maps an 802.1X identity (RADIUS User-Name) to a role, "" if none.
 	RoleForIdentity func(identity string) string
+	// Enforcer receives the desired set of blocks (nil: blocks are only decisions).
+	Enforcer Enforcer
+	// Safety says what is never blocked, whatever a rule says.
+	Safety Safety
 }
 
 // Engine owns the live state. Only its loop goroutine writes; everyone else reads
@@ -110,14 +114,17 @@ type Engine struct {
 	reloads chan Policy
 
 	// Owned by the loop goroutine.
-	policy   Policy
-	episodes map[string]*Alert     // episodeKey → open alert episode
-	pending  map[string]bool       // MACs with a zone change waiting for its dwell time
-	linkedTo map[string]linkRecord // retired private MAC → its record and the MAC that took it over
-	apart    map[string]bool       // "a|b": seen at the same time, never to be linked
-	floods   map[uint16]*flood     // per VLAN: new-MAC rate and any open flood episode
-	fleetAt  time.Time             // every device has been evaluated at this instant
-	latest   time.Time             // newest observation time seen
+	policy      Policy
+	episodes    map[string]*Alert     // episodeKey → open alert episode
+	pending     map[string]bool       // MACs with a zone change waiting for its dwell time
+	linkedTo    map[string]linkRecord // retired private MAC → its record and the MAC that took it over
+	apart       map[string]bool       // "a|b": seen at the same time, never to be linked
+	blocks      map[string]Block      // MAC → the block its decision asks for (desired firewall state)
+	blocksDirty bool
+	desired     chan []Block      // newest desired set, for the reconciler (capacity 1)
+	floods      map[uint16]*flood // per VLAN: new-MAC rate and any open flood episode
+	fleetAt     time.Time         // every device has been evaluated at this instant
+	latest      time.Time         // newest observation time seen
 
 	nDevices   atomicInt    // devices in live state (written by the loop)
 	lastObs    atomic.Int64 // unix nanos (wall clock) of the last observation applied
@@ -182,6 +189,8 @@ func New(o Options) (*Engine, error) {
 		pending:  map[string]bool{},
 		linkedTo: map[string]linkRecord{},
 		apart:    map[string]bool{},
+		blocks:   map[string]Block{},
+		desired:  make(chan []Block, 1),
 	}
 	e.broker = newBroker(e.m.EventsDropped.Inc)
 	return e, nil
@@ -205,6 +214,9 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var loop errgroup.Group
 	loop.Go(func() error { return e.loop(loopCtx) })
+	if e.o.Enforcer != nil {
+		loop.Go(func() error { return e.reconcile(loopCtx) })
+	}
 
 	srcs, srcCtx := errgroup.WithContext(ctx)
 	for name, src := range e.o.Sources {
@@ -271,6 +283,7 @@ func (e *Engine) loop(ctx context.Context) error {
 		e.fleetAt = e.o.Clock.Now()
 	}
 	for {
+		e.publishBlocks()
 		var edgeAt time.Time
 		var edgeC <-chan time.Time
 		stopEdge := func() bool { return false }
@@ -430,6 +443,14 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 			}
 			signalsChanged = true
 		}
+	case ObsIPv6:
+		// IPv6 tied to the MAC (DHCPv6, ND): blocks must cover IPv6 too.
+		if a := o.IP; a.Is6() && !a.IsUnspecified() && !slices.Contains(d.IPv6, a.String()) {
+			d.IPv6 = append(d.IPv6, a.String())
+			if len(d.IPv6) > 4 {
+				d.IPv6 = d.IPv6[len(d.IPv6)-4:]
+			}
+		}
 	case ObsAP, ObsRADIUS:
 		if e.associate(&d, o) {
 			locationChanged = true
@@ -541,6 +562,7 @@ func (e *Engine) decide(ctx context.Context, d *Device, at time.Time) {
 		e.m.Decisions.WithLabelValues(dec.Action).Inc()
 	}
 	d.Decision = dec
+	e.noteBlock(d)
 	open := e.episodes[policyKey(d.MAC)]
 	if dec.Breach() {
 		if open != nil && open.Rule == dec.Rule && open.Zone == d.Zone {
@@ -657,6 +679,7 @@ func (e *Engine) ageOut(ctx context.Context, now time.Time) {
 			e.closeEpisode(ctx, a, now)
 		}
 		dc.Decision = policy.Decision{Action: policy.ActionAllow, Rule: "absent", Reason: "Device not seen for " + e.o.AbsentAfter.String() + "; taken to have left."}
+		e.noteBlock(&dc)
 		e.put(&dc)
 	}
 }
@@ -720,6 +743,7 @@ func cloneDevice(d *Device) Device {
 	c := *d
 	c.DNSNames = slices.Clone(d.DNSNames)
 	c.LinkedMACs = slices.Clone(d.LinkedMACs)
+	c.IPv6 = slices.Clone(d.IPv6)
 	c.Evidence = slices.Clone(d.Evidence)
 	c.Decision.Clauses = slices.Clone(d.Decision.Clauses)
 	return c

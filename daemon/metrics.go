@@ -21,6 +21,9 @@ type Metrics struct {
 	EventsDropped  prometheus.Counter
 	LoopSeconds    prometheus.Histogram
 	Reevaluations  prometheus.Counter
+	EnforceErrors  prometheus.Counter
+	EnforceSeconds prometheus.Histogram
+	Blocked        prometheus.Gauge
 }
 
 // NewMetrics builds the daemon's metrics on a fresh registry, with Go and process
@@ -66,9 +69,19 @@ func NewMetrics() *Metrics {
 		Reevaluations: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hallmonitor_schedule_reevaluations_total", Help: "Whole-fleet re-evaluations at schedule edges.",
 		}),
+		EnforceErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hallmonitor_firewall_errors_total", Help: "Failed firewall updates (retried with backoff).",
+		}),
+		EnforceSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "hallmonitor_firewall_apply_seconds", Help: "Time to make the firewall match the desired blocks.",
+			Buckets: prometheus.ExponentialBuckets(1e-4, 4, 10),
+		}),
+		Blocked: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hallmonitor_blocked_devices", Help: "Devices the firewall blocks (or would block in monitor mode).",
+		}),
 	}
 	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.Observations, m.Devices, m.DevicesDropped, m.Classified, m.Decisions, m.AlertsOpened,
-		m.AlertsClosed, m.StoreErrors, m.Reloads, m.EventsDropped, m.LoopSeconds, m.Reevaluations)
+		m.AlertsClosed, m.StoreErrors, m.Reloads, m.EventsDropped, m.LoopSeconds, m.Reevaluations, m.EnforceErrors, m.EnforceSeconds, m.Blocked)
 	return m
 }

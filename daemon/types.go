@@ -69,6 +69,7 @@ type Observation struct {
 type Device struct {
 	MAC           string                 `json:"mac"`
 	IP            string                 `json:"ip"`
+	IPv6          []string               `json:"ipv6,omitempty"`
 	Hostname      string                 `json:"hostname"`
 	Kind          string                 `json:"kind"`
 	OS            string                 `json:"os"`

@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hallmonitor/hallmonitor/rules/policy"
+)
+
+// blockPolicy turns the fake policy's alerts into blocks.
+type blockPolicy struct{ fakePolicy }
+
+func (p blockPolicy) Evaluate(in policy.Input, at time.Time) policy.Decision {
+	d := p.fakePolicy.Evaluate(in, at)
+	if d.Action == policy.ActionAlert {
+		d.Action = policy.ActionBlock
+	}
+	return d
+}
+
+type fakeEnforcer struct {
+	mu   sync.Mutex
+	sets [][]Block
+}
+
+func (f *fakeEnforcer) Apply(_ context.Context, b []Block) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.sets = append(f.sets, b)
+	return nil
+}
+
+func (f *fakeEnforcer) last(t *testing.T, n int) []Block {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		if len(f.sets) >= n {
+			s := f.sets[len(f.sets)-1]
+			f.mu.Unlock()
+			return s
+		}
+		f.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("the firewall got fewer than %d desired sets", n)
+	return nil
+}
+
+// Block decisions reach the firewall as one desired set; registered school
+// devices, allowlisted MACs and unprotected VLANs are never blocked, whatever a
+// rule says; leaving the breach removes the block.
+func TestEnforcementDesiredSetAndSafety(t *testing.T) {
+	fw := &fakeEnforcer{}
+	h := start(t, newMemStore(), func(o *Options) {
+		o.FollowPacketTime = true
+		o.Policy = blockPolicy{fakePolicy{edge: at(8, 30)}}
+		o.Enforcer = fw
+		o.Safety = Safety{NeverBlock: map[string]bool{"da:a1:19:00:00:22": true}, ProtectedVLANs: map[uint16]bool{30: true}}
+	})
+	h.observe(t, phoneDHCP("da:a1:19:00:00:21", "10.30.10.21", at(9, 0))) // a pupil phone in teaching: block
+	h.observe(t, phoneDHCP("da:a1:19:00:00:22", "10.30.10.22", at(9, 0))) // allowlisted
+	h.observe(t, phoneDHCP("00:11:22:33:44:55", "10.30.10.23", at(9, 0))) // on the register (managed)
+	set := fw.last(t, 1)
+	if len(set) != 1 || set[0].MAC != "da:a1:19:00:00:21" || set[0].IPv4[0].String() != "10.30.10.21" || set[0].Rule != "pupil-device-beyond-reception" {
+		t.Fatalf("desired set %+v, want only the unregistered, non-allowlisted phone", set)
+	}
+	for _, d := range h.e.Devices() {
+		if d.MAC == "da:a1:19:00:00:22" && d.Decision.Action != "block" {
+			t.Errorf("the allowlisted phone's decision is %q; the decision stays, only enforcement is withheld", d.Decision.Action)
+		}
+	}
+	// Back to reception (after the dwell time): the block goes.
+	h.observe(t, phoneDHCP("da:a1:19:00:00:21", "10.30.1.21", at(9, 10)))
+	h.observe(t, phoneDHCP("da:a1:19:00:00:21", "10.30.1.21", at(9, 12)))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if set := fw.last(t, 2); len(set) == 0 {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("after leaving the breach the desired set is %+v, want empty", set)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
