@@ -104,17 +104,18 @@ func (e *Engine) publishBlocks() {
 // backoff until a newer set arrives or ctx ends. It owns no engine state.
 func (e *Engine) reconcile(ctx context.Context) error {
 	var pending []Block
+	have := false // an empty set is a real desired state: unblock everyone
 	retry := time.Duration(0)
 	for {
 		var timer <-chan time.Time
-		if pending != nil {
+		if have {
 			timer = time.After(retry)
 		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case set := <-e.desired:
-			pending, retry = set, 0
+			pending, have, retry = set, true, 0
 			continue
 		case <-timer:
 		}
@@ -127,6 +128,6 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		}
 		e.m.EnforceSeconds.Observe(time.Since(start).Seconds())
 		e.m.Blocked.Set(float64(len(pending)))
-		pending = nil
+		pending, have = nil, false
 	}
 }
