@@ -53,6 +53,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		log:      log,
 		sources:  sources,
 		roleFor:  roleFor,
+		enforcer: &wouldBlock{log: log.Named("enforce")},
 		listen:   *listen,
 		notifier: sdnotify.FromEnv(),
 		reload:   func() (*config.Config, error) { return config.Load(*cfgPath) },

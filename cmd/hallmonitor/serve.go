@@ -30,6 +30,7 @@ type serveOpts struct {
 	log      *zap.Logger
 	sources  map[string]daemon.Source
 	roleFor  func(identity string) string // 802.1X identity → role (RADIUS feed), or nil
+	enforcer daemon.Enforcer              // the firewall, or a "would block" logger in monitor mode
 	clock    daemon.Clock
 	listen   string
 	notifier *sdnotify.Notifier
@@ -71,6 +72,8 @@ func serve(ctx context.Context, o serveOpts) error {
 		Dwell:           dwell(cfg),
 		APFresh:         cfg.Location.APFresh,
 		RoleForIdentity: o.roleFor,
+		Safety:          safety(cfg),
+		Enforcer:        o.enforcer,
 		Clock:           o.clock,
 		Logger:          log.Named("engine"),
 		Sources:         o.sources,

@@ -40,6 +40,10 @@ const (
 	DefaultLogFormat  = "auto"
 )
 
+// DefaultMaxBlockShare is the safety valve: never block more than this share of
+// a VLAN's devices in one change.
+const DefaultMaxBlockShare = 0.3
+
 // Enforcement modes.
 const (
 	ModeMonitor = "monitor" // alert only; the firewall is never changed
@@ -84,7 +88,19 @@ type Interface struct {
 
 // Enforcement says whether block decisions reach the firewall.
 type Enforcement struct {
-	Mode string // ModeMonitor or ModeEnforce
+	Mode            string // ModeMonitor or ModeEnforce
+	Backend         string // auto | iptables | nftables
+	Protect         []Protected
+	ManagementVLANs []uint16
+	NeverBlock      []string // allowlisted MACs, normalised
+	MaxBlockShare   float64  // refuse to block more than this share of a VLAN's devices at once
+}
+
+// Protected is a VLAN (and the gateway interface that carries it) where block
+// decisions are enforced: the pupil VLANs.
+type Protected struct {
+	VLAN      uint16
+	Interface string
 }
 
 // Alerting tunes alert delivery.
@@ -204,7 +220,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 	c := &Config{
 		Source:      name,
 		Timezone:    DefaultTimezone,
-		Enforcement: Enforcement{Mode: DefaultMode},
+		Enforcement: Enforcement{Mode: DefaultMode, Backend: "auto", MaxBlockShare: DefaultMaxBlockShare},
 		Alerting:    Alerting{Throttle: DefaultThrottle},
 		Dashboard:   Dashboard{Listen: DefaultListen, SessionTTL: DefaultSessionTTL},
 		Storage:     Storage{DataDir: DefaultDataDir, Retention: DefaultRetention},
@@ -420,7 +436,79 @@ func enforcement(d *yamlstrict.Decoder, n *yaml.Node, e *Enforcement) {
 				e.Mode = m
 			}
 		},
+		"backend": func(v *yaml.Node) {
+			if b, ok := oneOf(d, v, "enforcement backend", "auto", "iptables", "nftables"); ok {
+				e.Backend = b
+			}
+		},
+		"protect": func(v *yaml.Node) {
+			d.Seq(v, "enforcement protect", func(item *yaml.Node) {
+				var p Protected
+				seen := d.Mapping(item, "protected VLAN", yamlstrict.Fields{
+					"vlan": func(x *yaml.Node) {
+						if s, ok := d.Scalar(x, "protected vlan"); ok {
+							var n int
+							if _, err := fmt.Sscanf(s.Value, "%d", &n); err != nil || n < 1 || n > 4094 || fmt.Sprint(n) != s.Value {
+								d.Errorf(s, "protected vlan: %q is not a VLAN ID (1-4094)", s.Value)
+								return
+							}
+							p.VLAN = uint16(n)
+						}
+					},
+					"interface": func(x *yaml.Node) {
+						if s, ok := d.Scalar(x, "protected interface"); ok {
+							if !ifnameRE.MatchString(s.Value) {
+								d.Errorf(s, "protected interface: %q is not an interface name", s.Value)
+								return
+							}
+							p.Interface = s.Value
+						}
+					},
+				})
+				d.Require(item, seen, "protected VLAN", "vlan", "interface")
+				e.Protect = append(e.Protect, p)
+			})
+		},
+		"management_vlans": func(v *yaml.Node) {
+			d.Seq(v, "enforcement management_vlans", func(item *yaml.Node) {
+				if s, ok := d.Scalar(item, "management vlan"); ok {
+					var n int
+					if _, err := fmt.Sscanf(s.Value, "%d", &n); err != nil || n < 1 || n > 4094 {
+						d.Errorf(s, "management vlan: %q is not a VLAN ID (1-4094)", s.Value)
+						return
+					}
+					e.ManagementVLANs = append(e.ManagementVLANs, uint16(n))
+				}
+			})
+		},
+		"never_block": func(v *yaml.Node) {
+			d.Seq(v, "enforcement never_block", func(item *yaml.Node) {
+				if s, ok := d.Scalar(item, "never_block MAC"); ok {
+					m, err := policy.NormalizeMAC(s.Value)
+					if err != nil {
+						d.Errorf(s, "never_block: %v", err)
+						return
+					}
+					e.NeverBlock = append(e.NeverBlock, m)
+				}
+			})
+		},
+		"max_block_share": func(v *yaml.Node) {
+			if s, ok := d.Scalar(v, "max_block_share"); ok {
+				var f float64
+				if _, err := fmt.Sscanf(s.Value, "%g", &f); err != nil || f <= 0 || f > 1 {
+					d.Errorf(s, "max_block_share: %q: want a share between 0 and 1, e.g. 0.3", s.Value)
+					return
+				}
+				e.MaxBlockShare = f
+			}
+		},
 	})
+	for _, p := range e.Protect {
+		if slices.Contains(e.ManagementVLANs, p.VLAN) {
+			d.Errorf(n, "enforcement: VLAN %d is both protected and a management VLAN: the management network is never blocked", p.VLAN)
+		}
+	}
 }
 
 func alerting(d *yamlstrict.Decoder, n *yaml.Node, a *Alerting) {

@@ -111,13 +111,16 @@ func TestDefaults(t *testing.T) {
 	}
 	want := config.Config{
 		Timezone:    "Europe/London",
-		Enforcement: config.Enforcement{Mode: "monitor"},
 		Alerting:    config.Alerting{Throttle: 10 * time.Minute},
 		Dashboard:   config.Dashboard{Listen: "127.0.0.1:8080", SessionTTL: 12 * time.Hour},
 		Storage:     config.Storage{DataDir: "/var/lib/hallmonitor", Retention: 90 * 24 * time.Hour},
 		Logging:     config.Logging{Level: "info", Format: "auto"},
 	}
-	if c.Timezone != want.Timezone || c.Enforcement != want.Enforcement || c.Alerting != want.Alerting ||
+	// Safe by default: monitor only, nothing protected, the 30 % safety valve.
+	if e := c.Enforcement; e.Mode != "monitor" || e.Backend != "auto" || len(e.Protect) != 0 || e.MaxBlockShare != 0.3 {
+		t.Errorf("enforcement defaults = %+v", e)
+	}
+	if c.Timezone != want.Timezone || c.Alerting != want.Alerting ||
 		c.Dashboard != want.Dashboard || c.Storage != want.Storage || c.Logging != want.Logging {
 		t.Errorf("defaults = %+v", c)
 	}
