@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hallmonitor/hallmonitor/adapters/capture"
+	"github.com/hallmonitor/hallmonitor/adapters/firewall"
 	"github.com/hallmonitor/hallmonitor/adapters/sdnotify"
 	"github.com/hallmonitor/hallmonitor/adapters/simulate"
 	"github.com/hallmonitor/hallmonitor/adapters/store"
@@ -120,6 +121,7 @@ func demo(ctx context.Context, o demoOpts) error {
 		log:      o.log,
 		sources:  map[string]daemon.Source{"simulate": &simSource{school: school}},
 		clock:    clock,
+		firewall: &firewall.Monitor{Log: o.log.Named("firewall")}, // the demo never enforces
 		listen:   o.listen,
 		notifier: sdnotify.FromEnv(),
 		setup: func(ctx context.Context, st *store.Store) error {

@@ -2,13 +2,22 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"io"
 	"strings"
+	"text/tabwriter"
 
 	"go.uber.org/zap"
 
+	"github.com/hallmonitor/hallmonitor/adapters/firewall"
 	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
 )
+
+func init() {
+	register("firewall", "show (status) or remove (flush) the firewall state HallMonitor owns", runFirewall)
+}
 
 // safety turns the enforcement section into the daemon's never-block rules.
 func safety(cfg *config.Config) daemon.Safety {
@@ -25,27 +34,126 @@ func safety(cfg *config.Config) daemon.Safety {
 	return s
 }
 
-// wouldBlock is monitor mode's enforcer: it changes nothing and logs each change
-// of the desired set as "would block" / "would unblock", one line per device.
-type wouldBlock struct {
-	log  *zap.Logger
-	prev map[string]daemon.Block
+// firewallFor opens the configured backend (enforce mode) or the monitor that
+// only logs "would block" (monitor mode, the default).
+func firewallFor(ctx context.Context, cfg *config.Config, log *zap.Logger) (firewall.Firewall, error) {
+	if cfg.Enforcement.Mode != config.ModeEnforce {
+		return &firewall.Monitor{Log: log}, nil
+	}
+	var mode firewall.Mode
+	switch cfg.Enforcement.Backend {
+	case "nftables":
+		return nil, errors.New("enforcement backend nftables is not available yet: use iptables or auto")
+	case "iptables", "auto", "":
+		m, err := firewall.Detect(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("detect the host's iptables: %w", err)
+		}
+		mode = m
+	}
+	ifaces := make([]string, 0, len(cfg.Enforcement.Protect))
+	for _, p := range cfg.Enforcement.Protect {
+		ifaces = append(ifaces, p.Interface)
+	}
+	fw, err := firewall.New(ctx, firewall.Options{Mode: mode, Interfaces: ifaces, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	return fw, nil
 }
 
-func (w *wouldBlock) Apply(_ context.Context, blocks []daemon.Block) error {
-	next := make(map[string]daemon.Block, len(blocks))
+// enforcer adapts the daemon's desired blocks to the firewall: VLAN → interface,
+// and the safety valve (no more than a configured share of a VLAN at once).
+type enforcer struct {
+	fw     firewall.Firewall
+	ifaces map[uint16]string
+	guard  firewall.Guard
+	log    *zap.Logger
+}
+
+func newEnforcer(cfg *config.Config, fw firewall.Firewall, known func(iface string) int, log *zap.Logger) *enforcer {
+	e := &enforcer{fw: fw, ifaces: map[uint16]string{}, log: log,
+		guard: firewall.Guard{Never: cfg.Enforcement.NeverBlock, MaxShare: cfg.Enforcement.MaxBlockShare, Known: known}}
+	for _, p := range cfg.Enforcement.Protect {
+		e.ifaces[p.VLAN] = p.Interface
+	}
+	return e
+}
+
+func (e *enforcer) Apply(ctx context.Context, blocks []daemon.Block) error {
+	var d firewall.Desired
 	for _, b := range blocks {
-		next[b.MAC] = b
-		if _, had := w.prev[b.MAC]; !had {
-			w.log.Info("would block (monitor mode)", zap.Uint16("vlan", b.VLAN), zap.String("rule", b.Rule),
-				zap.String("clauses", strings.Join(b.Clauses, ",")), zap.Int("addresses", len(b.IPv4)+len(b.IPv6)))
+		iface, ok := e.ifaces[b.VLAN]
+		if !ok {
+			continue // not a protected VLAN (the daemon already filters these)
+		}
+		d.Blocks = append(d.Blocks, firewall.Block{MAC: b.MAC, IPv4: b.IPv4, IPv6: b.IPv6, Interface: iface,
+			Reason: b.Rule + " (" + strings.Join(b.Clauses, ", ") + ")"})
+	}
+	d, refused := e.guard.Filter(d)
+	for _, r := range refused {
+		// The safety valve: something is wrong (a bad rule, a misplaced zone) when a
+		// large share of a VLAN is to be blocked at once. The admin must look.
+		e.log.Error("safety valve: refused to block", zap.String("interface", r.Interface), zap.String("reason", r.Reason),
+			zap.Int("would_block", r.Blocked), zap.Int("known", r.Known))
+	}
+	return e.fw.Set(ctx, d)
+}
+
+func runFirewall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("firewall", "status|flush [--config FILE]", stdout, stderr)
+	cfgPath := fs.String("config", defaultConfigPath, "configuration file")
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if code, done := parseFlags(fs, args, stdout); done {
+			return code
+		}
+		fs.Usage()
+		return 2
+	}
+	verb := args[0]
+	if code, done := parseFlags(fs, args[1:], stdout); done {
+		return code
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		printConfigErrors(stderr, err)
+		return 1
+	}
+	if cfg.Enforcement.Mode != config.ModeEnforce {
+		fmt.Fprintf(stdout, "enforcement mode is %s: HallMonitor installs nothing in the firewall\n", cfg.Enforcement.Mode)
+		if verb == "flush" || verb == "status" {
+			return 0
 		}
 	}
-	for mac, b := range w.prev {
-		if _, still := next[mac]; !still {
-			w.log.Info("would unblock (monitor mode)", zap.Uint16("vlan", b.VLAN), zap.String("rule", b.Rule))
-		}
+	fw, err := firewallFor(ctx, cfg, zap.NewNop())
+	if err != nil {
+		fmt.Fprintf(stderr, "firewall: %v\n", err)
+		return 1
 	}
-	w.prev = next
-	return nil
+	switch verb {
+	case "flush":
+		if err := fw.Flush(ctx); err != nil {
+			fmt.Fprintf(stderr, "firewall flush: %v\n", err)
+			return 1
+		}
+		fmt.Fprintln(stdout, "removed every HallMonitor chain, rule and set")
+		return 0
+	case "status":
+		st, err := fw.Status(ctx)
+		if err != nil {
+			fmt.Fprintf(stderr, "firewall status: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "backend %s; jump from FORWARD installed: %v; rules installed: %v\n", st.Mode, st.Jump, st.Rules)
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "INTERFACE\tBLOCKED\tMACS\tIPv4\tIPv6")
+		for iface, m := range st.Interfaces {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", iface, m.Blocked(), len(m.MACs), len(m.IPv4), len(m.IPv6))
+		}
+		tw.Flush()
+		return 0
+	default:
+		fmt.Fprintf(stderr, "firewall: unknown action %q (want status or flush)\n", verb)
+		return 2
+	}
 }

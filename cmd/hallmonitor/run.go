@@ -48,12 +48,17 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(ifaces) > 0 {
 		sources["capture"] = &capture.Live{Interfaces: ifaces, Logger: log.Named("capture")}
 	}
+	fw, err := firewallFor(ctx, cfg, log.Named("firewall"))
+	if err != nil {
+		fmt.Fprintf(stderr, "hallmonitor: %v\n", err)
+		return 1
+	}
 	err = serve(ctx, serveOpts{
 		cfg:      cfg,
 		log:      log,
 		sources:  sources,
 		roleFor:  roleFor,
-		enforcer: &wouldBlock{log: log.Named("enforce")},
+		firewall: fw,
 		listen:   *listen,
 		notifier: sdnotify.FromEnv(),
 		reload:   func() (*config.Config, error) { return config.Load(*cfgPath) },

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hallmonitor/hallmonitor/adapters/firewall"
 	"github.com/hallmonitor/hallmonitor/adapters/sdnotify"
 	"github.com/hallmonitor/hallmonitor/adapters/store"
 	"github.com/hallmonitor/hallmonitor/daemon"
@@ -30,7 +31,7 @@ type serveOpts struct {
 	log      *zap.Logger
 	sources  map[string]daemon.Source
 	roleFor  func(identity string) string // 802.1X identity → role (RADIUS feed), or nil
-	enforcer daemon.Enforcer              // the firewall, or a "would block" logger in monitor mode
+	firewall firewall.Firewall            // the firewall, or a "would block" monitor; nil: decisions only
 	clock    daemon.Clock
 	listen   string
 	notifier *sdnotify.Notifier
@@ -62,7 +63,25 @@ func serve(ctx context.Context, o serveOpts) error {
 			return err
 		}
 	}
-	eng, err := daemon.New(daemon.Options{
+	var eng *daemon.Engine
+	var enf daemon.Enforcer
+	if o.firewall != nil {
+		vlanOf := map[string]uint16{}
+		for _, p := range cfg.Enforcement.Protect {
+			vlanOf[p.Interface] = p.VLAN
+		}
+		known := func(iface string) int { // devices on the interface's VLAN, for the safety valve
+			n := 0
+			for _, d := range eng.Devices() {
+				if d.VLAN == vlanOf[iface] {
+					n++
+				}
+			}
+			return n
+		}
+		enf = newEnforcer(cfg, o.firewall, known, log.Named("enforce"))
+	}
+	eng, err = daemon.New(daemon.Options{
 		SiteID:          cfg.School.SiteID,
 		Policy:          cfg.Policy,
 		Classify:        cfg.Fingerprints.Classify,
@@ -73,7 +92,7 @@ func serve(ctx context.Context, o serveOpts) error {
 		APFresh:         cfg.Location.APFresh,
 		RoleForIdentity: o.roleFor,
 		Safety:          safety(cfg),
-		Enforcer:        o.enforcer,
+		Enforcer:        enf,
 		Clock:           o.clock,
 		Logger:          log.Named("engine"),
 		Sources:         o.sources,

@@ -1,0 +1,248 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// system is how the reconcile logic reaches the kernel: the real one (execSystem:
+// go-iptables, iptables-restore, ipset) or an in-memory fake (fakeSystem).
+type system interface {
+	mode() Mode
+	hashMAC(ctx context.Context) (bool, error) // can the kernel create hash:mac sets?
+	ipsetSave(ctx context.Context) (string, error)
+	ipsetRestore(ctx context.Context, script string) error // run with -exist
+	rules(ctx context.Context, f family) (famRules, error)
+	iptablesRestore(ctx context.Context, f family, script string) error // run with --noflush
+}
+
+// Options configure the iptables backend.
+type Options struct {
+	// Mode is ModeLegacy or ModeNFT; empty means Detect.
+	Mode Mode
+	// BinDir is the directory holding the programs (iptables-legacy, iptables-nft-restore,
+	// ip6tables-…, ipset); empty means $PATH. Lab tests point it at wrappers that run
+	// each program under `ip netns exec`.
+	BinDir string
+	// Interfaces are protected even when nobody on them is blocked, so their rules
+	// stay in place and a new block is a membership change only.
+	Interfaces []string
+	// Resolvers are DNS servers beyond the gateway that blocked devices may still
+	// reach on port 53 (e.g. the school's DNS server on another VLAN). DNS and DHCP
+	// served by the gateway itself never pass FORWARD and are always allowed.
+	Resolvers []netip.Addr
+	// DisableIPv6 leaves ip6tables alone (hosts without IPv6 forwarding).
+	DisableIPv6 bool
+	// Timeout bounds each program run (default 30s).
+	Timeout time.Duration
+	Log     *zap.Logger
+}
+
+// Report describes the last Set or Flush.
+type Report struct {
+	Added, Removed   int           // set members added and removed
+	IPSetRestores    int           // ipset restore batches run
+	IPTablesRestores int           // iptables-restore --noflush batches run (both families)
+	Duration         time.Duration // wall time of the call
+}
+
+// IPTables is the iptables + ipset backend. It is safe for concurrent use; calls are
+// serialised.
+type IPTables struct {
+	mu   sync.Mutex
+	sys  system
+	cfg  config
+	log  *zap.Logger
+	last Report
+}
+
+var _ Firewall = (*IPTables)(nil)
+
+// New returns the iptables backend: it detects the mode (unless set) and whether the
+// kernel supports hash:mac sets, once. It changes nothing.
+func New(ctx context.Context, o Options) (*IPTables, error) {
+	sys, err := newExecSystem(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	return newBackend(ctx, sys, o)
+}
+
+func newBackend(ctx context.Context, sys system, o Options) (*IPTables, error) {
+	for _, i := range o.Interfaces {
+		if !ValidInterface(i) {
+			return nil, fmt.Errorf("firewall: bad protected interface %q", i)
+		}
+	}
+	for _, r := range o.Resolvers {
+		if !r.IsValid() || r.IsUnspecified() {
+			return nil, fmt.Errorf("firewall: bad resolver address %v", r)
+		}
+	}
+	mac, err := sys.hashMAC(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("firewall: probe hash:mac support: %w", err)
+	}
+	log := o.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	b := &IPTables{
+		sys: sys,
+		log: log,
+		cfg: config{macSets: mac, ipv6: !o.DisableIPv6, interfaces: o.Interfaces, resolvers: o.Resolvers},
+	}
+	log.Info("firewall backend ready", zap.String("mode", string(sys.mode())), zap.Bool("mac_sets", mac), zap.Bool("ipv6", b.cfg.ipv6))
+	return b, nil
+}
+
+// Mode reports the iptables flavour in use.
+func (b *IPTables) Mode() Mode { return b.sys.mode() }
+
+// MACSets reports whether devices are matched by MAC (hash:mac available).
+func (b *IPTables) MACSets() bool { return b.cfg.macSets }
+
+// LastReport describes the last Set or Flush.
+func (b *IPTables) LastReport() Report {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.last
+}
+
+func (b *IPTables) read(ctx context.Context) (kernel, error) {
+	var k kernel
+	out, err := b.sys.ipsetSave(ctx)
+	if err != nil {
+		return k, fmt.Errorf("firewall: read ipsets: %w", err)
+	}
+	if k.sets, err = parseIPSetSave(out); err != nil {
+		return k, fmt.Errorf("firewall: %w", err)
+	}
+	for _, f := range b.cfg.families() {
+		if k.fam[f], err = b.sys.rules(ctx, f); err != nil {
+			return k, fmt.Errorf("firewall: read %s rules: %w", f, err)
+		}
+	}
+	return k, nil
+}
+
+// Set makes the kernel hold exactly d: one ipset restore batch for the membership
+// changes and, only when chains or the jump differ, one iptables-restore batch per
+// family. A steady state with one more blocked device costs one ipset restore.
+func (b *IPTables) Set(ctx context.Context, d Desired) error {
+	groups, err := normalize(d)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	start := time.Now()
+	rep := Report{}
+	defer func() { rep.Duration = time.Since(start); b.last = rep }()
+
+	k, err := b.read(ctx)
+	if err != nil {
+		return err
+	}
+	want := b.cfg.want(groups)
+	p := b.cfg.diff(k, want)
+	if len(p.mismatch) > 0 {
+		// A set of ours with the wrong type (hash:mac support changed, or someone
+		// made it by hand) cannot be changed in place while rules reference it.
+		b.log.Warn("firewall: sets with the wrong type; reinstalling from scratch", zap.Strings("sets", p.mismatch))
+		if err := b.flush(ctx, k, &rep); err != nil {
+			return err
+		}
+		if k, err = b.read(ctx); err != nil {
+			return err
+		}
+		p = b.cfg.diff(k, want)
+	}
+	rep.Added, rep.Removed = p.added, p.removed
+	if p.ipset != "" {
+		rep.IPSetRestores++
+		if err := b.sys.ipsetRestore(ctx, p.ipset); err != nil {
+			return fmt.Errorf("firewall: update sets (+%d -%d): %w", p.added, p.removed, err)
+		}
+	}
+	for _, f := range b.cfg.families() {
+		if p.iptables[f] == "" {
+			continue
+		}
+		rep.IPTablesRestores++
+		if err := b.sys.iptablesRestore(ctx, f, p.iptables[f]); err != nil {
+			return fmt.Errorf("firewall: install %s chains: %w", f, err)
+		}
+	}
+	if p.destroy != "" {
+		rep.IPSetRestores++
+		if err := b.sys.ipsetRestore(ctx, p.destroy); err != nil {
+			return fmt.Errorf("firewall: destroy %d obsolete sets: %w", p.obsoletes, err)
+		}
+	}
+	if p.added+p.removed > 0 || p.iptables != [2]string{} {
+		b.log.Info("firewall set", zap.Int("added", p.added), zap.Int("removed", p.removed),
+			zap.Int("iptables_batches", rep.IPTablesRestores), zap.Duration("took", time.Since(start)))
+	}
+	return nil
+}
+
+// Status reports what is installed.
+func (b *IPTables) Status(ctx context.Context) (Installed, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	k, err := b.read(ctx)
+	if err != nil {
+		return Installed{}, err
+	}
+	return b.cfg.installed(k, b.sys.mode()), nil
+}
+
+// Flush removes the jump, both chains (both families) and every hm-block-* set,
+// leaving everything else as it was.
+func (b *IPTables) Flush(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	start := time.Now()
+	rep := Report{}
+	defer func() { rep.Duration = time.Since(start); b.last = rep }()
+	k, err := b.read(ctx)
+	if err != nil {
+		return err
+	}
+	return b.flush(ctx, k, &rep)
+}
+
+func (b *IPTables) flush(ctx context.Context, k kernel, rep *Report) error {
+	// Always both families: a previous run may have had IPv6 enabled.
+	for _, f := range []family{v4, v6} {
+		if f == v6 && !b.cfg.ipv6 {
+			continue
+		}
+		if s := flushScript(k.fam[f]); s != "" {
+			rep.IPTablesRestores++
+			if err := b.sys.iptablesRestore(ctx, f, s); err != nil {
+				return fmt.Errorf("firewall: remove %s chains: %w", f, err)
+			}
+		}
+	}
+	if len(k.sets) == 0 {
+		return nil
+	}
+	var s string
+	for name, set := range k.sets {
+		s += "destroy " + name + "\n"
+		rep.Removed += len(set.members)
+	}
+	rep.IPSetRestores++
+	if err := b.sys.ipsetRestore(ctx, s); err != nil {
+		return fmt.Errorf("firewall: destroy %d sets: %w", len(k.sets), err)
+	}
+	b.log.Info("firewall flushed", zap.Int("sets", len(k.sets)), zap.Int("members", rep.Removed))
+	return nil
+}
