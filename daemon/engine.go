@@ -55,7 +55,10 @@ const (
 	// instead of becoming devices (a DHCP starvation tool; a real class arriving
 	// at 08:25 brings perhaps 30 new devices a minute).
 	DefaultFloodRate = 300
-	maxDNSNames      = 32
+	// DefaultBypassFresh: a device seen going around the filter counts as
+	// unfiltered for this long after the last sighting.
+	DefaultBypassFresh = 30 * time.Minute
+	maxDNSNames        = 32
 )
 
 // Options configure an Engine.
@@ -91,6 +94,9 @@ type Options struct {
 	History ZoneHistory
 	// APFresh is how long an AP association places a device (default DefaultAPFresh).
 	APFresh time.Duration
+	// BypassFresh is how long a filter-bypass observation marks a device as
+	// unfiltered (default DefaultBypassFresh).
+	BypassFresh time.Duration
 	// RoleForIdentity maps an 802.1X identity (RADIUS User-Name) to a role, "" if none.
 	RoleForIdentity func(identity string) string
 	// Enforcer receives the desired set of blocks (nil: blocks are only decisions).
@@ -159,6 +165,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if o.AbsentAfter <= 0 {
 		o.AbsentAfter = DefaultAbsentAfter
+	}
+	if o.BypassFresh <= 0 {
+		o.BypassFresh = DefaultBypassFresh
 	}
 	if o.APFresh <= 0 {
 		o.APFresh = DefaultAPFresh
@@ -451,6 +460,19 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 				d.IPv6 = d.IPv6[len(d.IPv6)-4:]
 			}
 		}
+	case ObsBypass:
+		// Going around the filter (OSS-2.1): a fact the policy can act on for a while.
+		d.bypassSeen = o.At
+		if !d.Unfiltered {
+			d.Unfiltered = true
+			e.log.Warn("filter bypass seen", zap.String("what", o.Bypass), zap.Uint16("vlan", o.VLAN))
+		}
+		if o.Bypass != "" && !slices.Contains(d.Bypass, o.Bypass) {
+			d.Bypass = append(d.Bypass, o.Bypass)
+			if len(d.Bypass) > 8 {
+				d.Bypass = d.Bypass[len(d.Bypass)-8:]
+			}
+		}
 	case ObsAP, ObsRADIUS:
 		if e.associate(&d, o) {
 			locationChanged = true
@@ -556,6 +578,7 @@ func (e *Engine) decide(ctx context.Context, d *Device, at time.Time) {
 	} else {
 		dec = e.policy.Evaluate(policy.Input{
 			MAC: d.MAC, Zone: d.Zone, ZoneType: d.ZoneType, Role: d.Role, Kind: d.Kind, Managed: d.Managed,
+			Unfiltered: d.Unfiltered,
 		}, at)
 	}
 	if dec.Action != d.Decision.Action || dec.Rule != d.Decision.Rule {
@@ -670,6 +693,13 @@ func (e *Engine) reevaluateAll(ctx context.Context, at time.Time) {
 // episode closes); they stay listed until evicted.
 func (e *Engine) ageOut(ctx context.Context, now time.Time) {
 	for _, d := range e.snapshot() {
+		if d.Unfiltered && now.Sub(d.bypassSeen) > e.o.BypassFresh {
+			dc := cloneDevice(d)
+			dc.Unfiltered = false
+			e.decide(ctx, &dc, now)
+			e.put(&dc)
+			d = &dc
+		}
 		if d.Zone == "" || now.Sub(d.LastSeen) < e.o.AbsentAfter {
 			continue
 		}
@@ -744,6 +774,7 @@ func cloneDevice(d *Device) Device {
 	c.DNSNames = slices.Clone(d.DNSNames)
 	c.LinkedMACs = slices.Clone(d.LinkedMACs)
 	c.IPv6 = slices.Clone(d.IPv6)
+	c.Bypass = slices.Clone(d.Bypass)
 	c.Evidence = slices.Clone(d.Evidence)
 	c.Decision.Clauses = slices.Clone(d.Decision.Clauses)
 	return c

@@ -19,6 +19,7 @@ const (
 	ObsIPv6                      // DHCPv6 / ICMPv6-ND tying an IPv6 address to the MAC
 	ObsAP                        // an access-point association event (AP, SSID, APEvent set)
 	ObsRADIUS                    // RADIUS accounting (AP, SSID, Identity, APEvent set)
+	ObsBypass                    // traffic around the school's web filter (Bypass is set)
 )
 
 func (k ObsKind) String() string {
@@ -35,6 +36,8 @@ func (k ObsKind) String() string {
 		return "ap"
 	case ObsRADIUS:
 		return "radius"
+	case ObsBypass:
+		return "bypass"
 	}
 	return "unknown"
 }
@@ -52,6 +55,7 @@ type Observation struct {
 	DHCP      *fingerprint.DHCP
 	DNSName   string // query name without trailing dot, lower case
 	Hostname  string // mDNS / other host name evidence
+	Bypass    string // what was seen: "dns-other-resolver 8.8.8.8", "dot 1.1.1.1:853", "doh 8.8.8.8:443", "vpn wireguard 203.0.113.9:51820", "tethering ttl 63"
 
 	// Location feeds (adapters/apfeed, adapters/radius).
 	AP       string // access point name (or its MAC when the feed gives no name)
@@ -86,6 +90,11 @@ type Device struct {
 	FirstSeen     time.Time              `json:"first_seen"`
 	LastSeen      time.Time              `json:"last_seen"`
 
+	// Unfiltered: seen going around the school's filter within BypassFresh (its own
+	// DNS resolver, DoH/DoT, a VPN, Private Relay); Bypass says what was seen.
+	Unfiltered bool     `json:"unfiltered"`
+	Bypass     []string `json:"bypass,omitempty"`
+
 	// Earlier private MACs of this same device (identity across MAC rotation),
 	// oldest first, and how sure the link is.
 	LinkedMACs     []string `json:"linked_macs"`
@@ -107,6 +116,7 @@ type Device struct {
 
 	fp fingerprint.Profile // the fingerprint's own conclusion, before the register fills gaps
 
+	bypassSeen   time.Time // last bypass observation
 	zoneSince    time.Time // when the device entered Zone
 	pendingZone  string    // a zone it seems to have moved to, not yet in effect (dwell)
 	pendingType  string

@@ -79,9 +79,16 @@ type Decoder struct {
 	dns   layers.DNS
 	stats DecodeStats
 
+	// filter-bypass detection (NewDecoderWith); nil: off
+	bp *bypassState
+	// outgoing: the current frame was sent by the capturing host (Live sets
+	// it from PACKET_OUTGOING); such frames are never judged for bypass.
+	outgoing bool
+
 	// current frame
 	src     []byte // Ethernet source MAC
 	ipSrc   []byte // IPv4 or IPv6 source address
+	ipDst   []byte // IPv4 or IPv6 destination address
 	ttl     uint8  // IPv4 TTL or IPv6 hop limit
 	payload []byte // UDP payload
 
@@ -170,7 +177,7 @@ func (d *Decoder) ipv4(b []byte, at time.Time, iface string, vlan uint16, emit f
 	if b[0]>>4 != 4 {
 		return fmt.Errorf("decode IPv4: %w: version %d", ErrMalformed, b[0]>>4)
 	}
-	if b[9] != ipProtoUDP {
+	if b[9] != ipProtoUDP && (b[9] != ipProtoTCP || d.bp == nil) {
 		return nil
 	}
 	ihl := int(b[0]&0x0f) * 4
@@ -190,7 +197,10 @@ func (d *Decoder) ipv4(b []byte, at time.Time, iface string, vlan uint16, emit f
 	if len(b) > total {
 		b = b[:total] // Ethernet padding
 	}
-	d.ipSrc, d.ttl = b[12:16], b[8]
+	d.ipSrc, d.ipDst, d.ttl = b[12:16], b[16:20], b[8]
+	if b[9] == ipProtoTCP {
+		return d.tcp(b[ihl:], at, iface, vlan, emit)
+	}
 	return d.udp(b[ihl:], true, at, iface, vlan, emit)
 }
 
@@ -202,13 +212,16 @@ func (d *Decoder) ipv6(b []byte, at time.Time, iface string, vlan uint16, emit f
 		return fmt.Errorf("decode IPv6: %w: version %d", ErrMalformed, b[0]>>4)
 	}
 	next := b[6]
-	if next != ipProtoUDP && next != ipProtoICMPv6 {
+	if next != ipProtoUDP && next != ipProtoICMPv6 && (next != ipProtoTCP || d.bp == nil) {
 		return nil // extension headers are not followed: DHCPv6, DNS and ND are sent without them
 	}
 	if plen := int(binary.BigEndian.Uint16(b[4:6])); plen != 0 && len(b) > 40+plen {
 		b = b[:40+plen]
 	}
-	d.ipSrc, d.ttl = b[8:24], b[7]
+	d.ipSrc, d.ipDst, d.ttl = b[8:24], b[24:40], b[7]
+	if next == ipProtoTCP {
+		return d.tcp(b[40:], at, iface, vlan, emit)
+	}
 	if next == ipProtoICMPv6 {
 		d.ndObs(b[40:], at, iface, vlan, emit)
 		return nil
@@ -223,6 +236,9 @@ func (d *Decoder) udp(b []byte, v4 bool, at time.Time, iface string, vlan uint16
 	}
 	src, dst := binary.BigEndian.Uint16(b[0:2]), binary.BigEndian.Uint16(b[2:4])
 	if !interesting(src, dst) {
+		if d.bp != nil {
+			return d.udpBypass(b, dst, at, iface, vlan, emit)
+		}
 		return nil
 	}
 	switch ulen := int(binary.BigEndian.Uint16(b[4:6])); {
@@ -308,6 +324,9 @@ func (d *Decoder) dnsObs(at time.Time, iface string, vlan uint16, v4 bool, emit 
 		}
 		o.DNSName = name
 		emit(o)
+	}
+	if d.bp != nil {
+		d.dnsBypass(at, iface, vlan, emit)
 	}
 	return nil
 }
@@ -433,6 +452,9 @@ func (d *Decoder) dhcpObs(at time.Time, iface string, vlan uint16, src, dst uint
 	}
 	if !relayed {
 		o.TTL = d.ttl // through a relay the TTL is the relay's, not the device's
+		if d.bp != nil && (d.ttl == 64 || d.ttl == 128) && len(d.src) == 6 && [6]byte(d.src) == [6]byte(mac) {
+			d.noteTTL(at, iface, vlan, emit) // the device's own stack's default
+		}
 	}
 	fp := &fingerprint.DHCP{Options: make([]uint8, 0, len(m.Options))}
 	for _, opt := range m.Options {

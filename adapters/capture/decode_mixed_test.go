@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"runtime"
 	"testing"
@@ -30,8 +31,17 @@ func mixedFrames(tb testing.TB, n, devices int) ([][]byte, []synth.Kind) {
 // that should produce an observation produces exactly one, with the right kind
 // and MAC, and nothing else does; no frame is counted as malformed.
 func TestDecodeMixedStream(t *testing.T) {
+	t.Run("bypass off", func(t *testing.T) { testDecodeMixedStream(t, NewDecoder()) })
+	// With bypass detection on and the synthetic resolver as the school's,
+	// the mix (HTTPS mid-connection, QUIC to ordinary servers, DNS to the
+	// school resolver, TTL 64) holds no finding: nothing more is reported.
+	t.Run("bypass on", func(t *testing.T) { testDecodeMixedStream(t, NewDecoderWith(mixedBypassOptions)) })
+}
+
+var mixedBypassOptions = DecoderOptions{SchoolResolvers: []netip.Addr{netip.MustParseAddr("10.20.0.1")}}
+
+func testDecodeMixedStream(t *testing.T, d *Decoder) {
 	frames, kinds := mixedFrames(t, 20000, 500)
-	d := NewDecoder()
 	wantKind := map[synth.Kind]daemon.ObsKind{synth.DNSQuery: daemon.ObsDNS, synth.ARP: daemon.ObsARP, synth.MDNSReply: daemon.ObsDNS,
 		synth.DHCP: daemon.ObsDHCP, synth.ND: daemon.ObsIPv6, synth.DHCPv6: daemon.ObsIPv6}
 	var per [synth.NumKinds]int
@@ -79,8 +89,7 @@ func BenchmarkDecodeMixed(b *testing.B) {
 			none = append(none, f)
 		}
 	}
-	run := func(b *testing.B, frames [][]byte) {
-		d := NewDecoder()
+	run := func(b *testing.B, frames [][]byte, d *Decoder) {
 		obs := 0
 		emit := func(daemon.Observation) { obs++ }
 		at := time.Unix(1700000000, 0)
@@ -105,22 +114,27 @@ func BenchmarkDecodeMixed(b *testing.B) {
 			b.ReportMetric(float64(m1.Mallocs-m0.Mallocs)/float64(obs), "allocs/obs")
 		}
 	}
-	b.Run("all", func(b *testing.B) { run(b, frames) })
-	b.Run("non-matching", func(b *testing.B) { run(b, none) })
+	b.Run("all", func(b *testing.B) { run(b, frames, NewDecoder()) })
+	b.Run("non-matching", func(b *testing.B) { run(b, none, NewDecoder()) })
+	// the same streams with filter-bypass detection on (every TCP segment
+	// and UDP datagram is looked at, as in a replay without the kernel filter)
+	b.Run("all-bypass", func(b *testing.B) { run(b, frames, NewDecoderWith(mixedBypassOptions)) })
+	b.Run("non-matching-bypass", func(b *testing.B) { run(b, none, NewDecoderWith(mixedBypassOptions)) })
 }
 
 // TestDecodeNoAllocsOnMixedNonMatching: none of the frames of the mix that
 // yield nothing (TCP, QUIC, DNS replies, mDNS queries) allocates.
 func TestDecodeNoAllocsOnMixedNonMatching(t *testing.T) {
 	frames, kinds := mixedFrames(t, 4000, 300)
-	d := NewDecoder()
-	emit := func(daemon.Observation) { t.Fatal("unexpected observation") }
-	for i, f := range frames {
-		if kinds[i].Observes() {
-			continue
-		}
-		if a := testing.AllocsPerRun(5, func() { _ = d.Decode(f, time.Time{}, "eth0", emit) }); a != 0 {
-			t.Fatalf("frame %d (%s): %.1f allocs, want 0", i, kinds[i], a)
+	for _, d := range []*Decoder{NewDecoder(), NewDecoderWith(mixedBypassOptions)} {
+		emit := func(daemon.Observation) { t.Fatal("unexpected observation") }
+		for i, f := range frames {
+			if kinds[i].Observes() {
+				continue
+			}
+			if a := testing.AllocsPerRun(5, func() { _ = d.Decode(f, time.Time{}, "eth0", emit) }); a != 0 {
+				t.Fatalf("frame %d (%s), bypass %v: %.1f allocs, want 0", i, kinds[i], d.bp != nil, a)
+			}
 		}
 	}
 }

@@ -21,8 +21,27 @@ type labelled struct {
 // accepts ARP, 802.1Q/802.1ad-tagged frames (decoded in user space), IPv4 UDP
 // (unfragmented or first fragment) and IPv6 UDP to or from filterPorts, and
 // ICMPv6. Frames whose tag the kernel strips (VLAN offload) are seen untagged.
-func Filter() ([]bpf.RawInstruction, error) {
+func Filter() ([]bpf.RawInstruction, error) { return filterProgram(false) }
+
+// BypassFilter is Filter plus what filter-bypass detection needs (Live.Bypass,
+// docs/bypass.md): TCP segments with SYN set and ACK clear (connection
+// attempts, any port) and TCP segments to port 1194 (OpenVPN over TCP); UDP
+// to ports 500, 4500 (IKE) and 1194 (OpenVPN); UDP to 443 and 853 whose first
+// payload byte has the QUIC long-header bit (handshake packets only, not the
+// bulk of a QUIC connection); and UDP datagrams of WireGuard's handshake
+// initiation shape (148 bytes starting 01 00 00 00) to any port. IPv4 and IPv6
+// (no extension headers) alike.
+func BypassFilter() ([]bpf.RawInstruction, error) { return filterProgram(true) }
+
+// Ports the bypass filter passes UDP to without looking further (the decoder
+// checks the IKE or OpenVPN header).
+var bypassUDPPorts = []uint32{500, 4500, 1194}
+
+func filterProgram(bypass bool) ([]bpf.RawInstruction, error) {
 	const accept, reject = "accept", "reject"
+	jeq := func(v uint32, jt, jf string) labelled {
+		return labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: jt, jf: jf}
+	}
 	prog := []labelled{
 		{ins: bpf.LoadAbsolute{Off: 12, Size: 2}}, // EtherType
 		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0806}, jt: accept},
@@ -32,27 +51,77 @@ func Filter() ([]bpf.RawInstruction, error) {
 		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800}, jf: reject},
 		// IPv4
 		{ins: bpf.LoadAbsolute{Off: 23, Size: 1}}, // protocol
-		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17}, jf: reject},
-		{ins: bpf.LoadAbsolute{Off: 20, Size: 2}}, // flags + fragment offset
-		{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff}, jt: reject},
-		{ins: bpf.LoadMemShift{Off: 14}},          // X = IPv4 header length
-		{ins: bpf.LoadIndirect{Off: 14, Size: 2}}, // UDP source port
 	}
+	if bypass {
+		prog = append(prog, jeq(6, "tcp4", ""))
+	}
+	prog = append(prog,
+		labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17}, jf: reject},
+		labelled{ins: bpf.LoadAbsolute{Off: 20, Size: 2}}, // flags + fragment offset
+		labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff}, jt: reject},
+		labelled{ins: bpf.LoadMemShift{Off: 14}},          // X = IPv4 header length
+		labelled{ins: bpf.LoadIndirect{Off: 14, Size: 2}}, // UDP source port
+	)
 	prog = append(prog, portChecks("", accept, "dport4")...)
 	prog = append(prog,
 		labelled{label: "dport4", ins: bpf.LoadIndirect{Off: 16, Size: 2}},
 	)
-	prog = append(prog, portChecks("", accept, reject)...)
+	if !bypass {
+		prog = append(prog, portChecks("", accept, reject)...)
+	} else {
+		prog = append(prog, portChecks("", accept, "bp4")...)
+		// A is the UDP destination port; X the IPv4 header length.
+		prog = append(prog, bypassUDP("bp4", "quic4", "wg4", accept)...)
+		prog = append(prog,
+			labelled{label: "wg4", ins: bpf.LoadIndirect{Off: 14 + 4, Size: 2}}, // UDP length
+			jeq(8+148, "", reject),
+			labelled{ins: bpf.LoadIndirect{Off: 14 + 8, Size: 4}},
+			jeq(0x01000000, accept, reject),
+			labelled{label: "quic4", ins: bpf.LoadIndirect{Off: 14 + 8, Size: 1}},
+			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x80}, jt: accept, jf: reject},
+			labelled{label: "tcp4", ins: bpf.LoadAbsolute{Off: 20, Size: 2}},
+			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff}, jt: reject},
+			labelled{ins: bpf.LoadMemShift{Off: 14}},
+			labelled{ins: bpf.LoadIndirect{Off: 14 + 13, Size: 1}}, // TCP flags
+			labelled{ins: bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x12}},
+			jeq(0x02, accept, ""), // SYN without ACK
+			labelled{ins: bpf.LoadIndirect{Off: 14 + 2, Size: 2}},
+			jeq(1194, accept, reject),
+		)
+	}
 	prog = append(prog,
 		// IPv6 (no extension headers: DHCPv6, DNS and ND are sent without them)
 		labelled{label: "ipv6", ins: bpf.LoadAbsolute{Off: 20, Size: 1}}, // next header
 		labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 58}, jt: accept},
+	)
+	if bypass {
+		prog = append(prog, jeq(6, "tcp6", ""))
+	}
+	prog = append(prog,
 		labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17}, jf: reject},
 		labelled{ins: bpf.LoadAbsolute{Off: 54, Size: 2}},
 	)
 	prog = append(prog, portChecks("", accept, "dport6")...)
 	prog = append(prog, labelled{label: "dport6", ins: bpf.LoadAbsolute{Off: 56, Size: 2}})
-	prog = append(prog, portChecks("", accept, reject)...)
+	if !bypass {
+		prog = append(prog, portChecks("", accept, reject)...)
+	} else {
+		prog = append(prog, portChecks("", accept, "bp6")...)
+		prog = append(prog, bypassUDP("bp6", "quic6", "wg6", accept)...)
+		prog = append(prog,
+			labelled{label: "wg6", ins: bpf.LoadAbsolute{Off: 54 + 4, Size: 2}},
+			jeq(8+148, "", reject),
+			labelled{ins: bpf.LoadAbsolute{Off: 62, Size: 4}},
+			jeq(0x01000000, accept, reject),
+			labelled{label: "quic6", ins: bpf.LoadAbsolute{Off: 62, Size: 1}},
+			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x80}, jt: accept, jf: reject},
+			labelled{label: "tcp6", ins: bpf.LoadAbsolute{Off: 54 + 13, Size: 1}},
+			labelled{ins: bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x12}},
+			jeq(0x02, accept, ""),
+			labelled{ins: bpf.LoadAbsolute{Off: 54 + 2, Size: 2}},
+			jeq(1194, accept, reject),
+		)
+	}
 	prog = append(prog,
 		labelled{label: reject, ins: bpf.RetConstant{Val: 0}},
 		labelled{label: accept, ins: bpf.RetConstant{Val: 262144}},
@@ -66,6 +135,24 @@ func Filter() ([]bpf.RawInstruction, error) {
 		return nil, fmt.Errorf("assemble capture filter: %w", err)
 	}
 	return raw, nil
+}
+
+// bypassUDP checks the UDP destination port in A: 443 and 853 go to quic
+// (long-header check), the IKE and OpenVPN ports are accepted, anything else
+// goes on to wg (WireGuard's handshake shape).
+func bypassUDP(label, quic, wg, accept string) []labelled {
+	out := []labelled{
+		{label: label, ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 443}, jt: quic},
+		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 853}, jt: quic},
+	}
+	for i, p := range bypassUDPPorts {
+		l := labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: p}, jt: accept}
+		if i == len(bypassUDPPorts)-1 {
+			l.jf = wg
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // portChecks compares A with every filter port: to match on a hit, else to

@@ -44,6 +44,11 @@ type Live struct {
 	// reader is busy: at about 1 KiB of kernel memory per small frame, 8 MiB
 	// holds some 8,000 frames.
 	RecvBuffer int
+	// Bypass, when set, turns on filter-bypass detection (NewDecoderWith) and
+	// attaches BypassFilter instead of Filter: TCP SYNs, QUIC handshakes and
+	// VPN handshakes reach user space too (docs/bypass.md). Frames the host
+	// itself sends (PACKET_OUTGOING) are never judged.
+	Bypass *DecoderOptions
 
 	mu     sync.Mutex
 	ifaces map[string]*ifaceCounters
@@ -173,6 +178,9 @@ func (l *Live) Run(ctx context.Context, out chan<- daemon.Observation) error {
 		return errors.New("live capture: no interfaces")
 	}
 	filter, err := Filter()
+	if l.Bypass != nil {
+		filter, err = BypassFilter()
+	}
 	if err != nil {
 		return err
 	}
@@ -262,6 +270,9 @@ func (l *Live) runInterface(ctx context.Context, name string, filter []bpf.RawIn
 // read decodes frames from s until ctx ends or the interface disappears.
 func (l *Live) read(ctx context.Context, s *packetSocket, iface string, c *ifaceCounters, out chan<- daemon.Observation) error {
 	dec := NewDecoder()
+	if l.Bypass != nil {
+		dec = NewDecoderWith(*l.Bypass)
+	}
 	var sendErr error
 	done := ctx.Done()
 	emit := func(o daemon.Observation) {
@@ -287,7 +298,7 @@ func (l *Live) read(ctx context.Context, s *packetSocket, iface string, c *iface
 				s.kernelStats(c)
 			}
 		}
-		data, vlan, err := s.recv()
+		data, vlan, outgoing, err := s.recv()
 		if err != nil {
 			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
 				if ctx.Err() != nil {
@@ -312,6 +323,7 @@ func (l *Live) read(ctx context.Context, s *packetSocket, iface string, c *iface
 			continue
 		}
 		c.packets.Add(1)
+		dec.outgoing = outgoing
 		if err := dec.DecodeTagged(data, time.Now(), iface, vlan, emit); err != nil {
 			if errors.Is(err, ErrTruncated) {
 				c.truncated.Add(1)
@@ -392,7 +404,7 @@ func (s *packetSocket) setup(filter []bpf.RawInstruction, rcvbuf int) error {
 
 // recv reads one frame; data is nil for frames to skip (the loopback
 // interface's outgoing copy). It reuses s.buf: data is valid until the next call.
-func (s *packetSocket) recv() (data []byte, vlan uint16, err error) {
+func (s *packetSocket) recv() (data []byte, vlan uint16, outgoing bool, err error) {
 	var sa unix.RawSockaddrLinklayer
 	iov := unix.Iovec{Base: &s.buf[0]}
 	iov.SetLen(len(s.buf))
@@ -400,10 +412,11 @@ func (s *packetSocket) recv() (data []byte, vlan uint16, err error) {
 	msg.SetControllen(len(s.oob))
 	n, _, errno := unix.Syscall(unix.SYS_RECVMSG, uintptr(s.fd), uintptr(unsafe.Pointer(&msg)), 0)
 	if errno != 0 {
-		return nil, 0, errno
+		return nil, 0, false, errno
 	}
-	if s.loopback && sa.Pkttype == unix.PACKET_OUTGOING {
-		return nil, 0, nil // lo delivers every frame twice
+	outgoing = sa.Pkttype == unix.PACKET_OUTGOING
+	if s.loopback && outgoing {
+		return nil, 0, false, nil // lo delivers every frame twice
 	}
 	oob := s.oob[:msg.Controllen]
 	hdrLen := unix.CmsgSpace(0)
@@ -424,7 +437,7 @@ func (s *packetSocket) recv() (data []byte, vlan uint16, err error) {
 		}
 		oob = oob[next:]
 	}
-	return s.buf[:min(int(n), len(s.buf))], vlan, nil
+	return s.buf[:min(int(n), len(s.buf))], vlan, outgoing, nil
 }
 
 // kernelStats adds the kernel's PACKET_STATISTICS since the last call (the

@@ -21,6 +21,10 @@ import (
 type Replay struct {
 	Path  string
 	Iface string // copied into Observation.Interface ("" for a plain replay)
+	// Bypass, when set, turns on filter-bypass detection (NewDecoderWith).
+	// A capture file does not say which frames the capturing host sent: run
+	// it on a capture taken where the clients are (docs/bypass.md).
+	Bypass *DecoderOptions
 }
 
 // ErrUnknownFormat is returned (wrapped) for a file that is neither pcap nor pcapng.
@@ -72,6 +76,9 @@ func (r Replay) ForEach(ctx context.Context, fn func(daemon.Observation) error) 
 		return DecodeStats{}, fmt.Errorf("replay %s: link type %s not supported (Ethernet only)", r.Path, lt)
 	}
 	dec := NewDecoder()
+	if r.Bypass != nil {
+		dec = NewDecoderWith(*r.Bypass)
+	}
 	var fnErr error
 	emit := func(o daemon.Observation) {
 		if fnErr == nil {

@@ -21,13 +21,14 @@ func init() {
 // as one JSON object. Exit 0 on success, 1 when the configuration is invalid, 2 on
 // bad flags.
 func runExplain(_ context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("explain", "--config FILE --zone ZONE --kind KIND [--role ROLE] [--at TIME] [--managed] [--mac MAC]", stdout, stderr)
+	fs := newFlags("explain", "--config FILE --zone ZONE --kind KIND [--role ROLE] [--at TIME] [--managed] [--unfiltered] [--mac MAC]", stdout, stderr)
 	path := fs.String("config", "/etc/hallmonitor/hallmonitor.yaml", "configuration file")
 	atFlag := fs.String("at", "", "instant to decide at, RFC 3339 with any offset (2026-10-13T07:45:00Z is 08:45 in London); default now")
 	zone := fs.String("zone", "", "zone name or zone type ("+strings.Join(policy.ZoneTypes, ", ")+")")
 	role := fs.String("role", "", "device role ("+strings.Join(policy.Roles, ", ")+"); default from the register when --mac is on it, else unknown")
 	kind := fs.String("kind", "", "device kind ("+strings.Join(policy.Kinds, ", ")+")")
 	managed := fs.Bool("managed", false, "the device is school-managed (default from the register when --mac is on it)")
+	unfiltered := fs.Bool("unfiltered", false, "the device was seen going around the school's filter (bypass detection)")
 	mac := fs.String("mac", "", "device MAC address (matches register entries and exemptions)")
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
@@ -51,7 +52,7 @@ func runExplain(_ context.Context, args []string, stdout, stderr io.Writer) int 
 	if *role != "" && *role != policy.Unknown && !policy.IsRole(*role) {
 		return bad("unknown --role %q (want one of: %s)", *role, strings.Join(policy.Roles, ", "))
 	}
-	in := policy.Input{Kind: *kind, Role: *role, Managed: *managed}
+	in := policy.Input{Kind: *kind, Role: *role, Managed: *managed, Unfiltered: *unfiltered}
 	if in.Role == policy.Unknown {
 		in.Role = ""
 	}

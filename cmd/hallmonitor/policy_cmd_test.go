@@ -36,15 +36,15 @@ func TestCheckWarnings(t *testing.T) {
 		stderr string
 	}{
 		{"SPT overdue on 22 Nov 2026", nov22, sptPolicy,
-			sptPolicy + ": ok (10 zones, 9 rules, 6 register entries, 3 modes), 1 warning\n",
+			sptPolicy + ": ok (10 zones, 10 rules, 6 register entries, 3 modes), 1 warning\n",
 			sptPolicy + ":32:22: warning: policy review was due 2026-09-01 (OSS-7/SPT-14): review the device policy and update school.policy_review_due\n"},
 		{"OSS overdue since 2024", nov22, ossPolicy,
-			ossPolicy + ": ok (10 zones, 10 rules, 5 register entries, 3 modes), 1 warning\n",
+			ossPolicy + ": ok (10 zones, 12 rules, 5 register entries, 3 modes), 1 warning\n",
 			ossPolicy + ":33:22: warning: policy review was due 2024-07-31 (OSS-7/SPT-14): review the device policy and update school.policy_review_due\n"},
 		{"SPT not yet due in August 2026", time.Date(2026, 8, 31, 22, 59, 0, 0, time.UTC), sptPolicy,
-			sptPolicy + ": ok (10 zones, 9 rules, 6 register entries, 3 modes)\n", ""},
+			sptPolicy + ": ok (10 zones, 10 rules, 6 register entries, 3 modes)\n", ""},
 		{"SPT due at local midnight (23:00Z in BST)", time.Date(2026, 8, 31, 23, 0, 0, 0, time.UTC), sptPolicy,
-			sptPolicy + ": ok (10 zones, 9 rules, 6 register entries, 3 modes), 1 warning\n",
+			sptPolicy + ": ok (10 zones, 10 rules, 6 register entries, 3 modes), 1 warning\n",
 			sptPolicy + ":32:22: warning: policy review was due 2026-09-01 (OSS-7/SPT-14): review the device policy and update school.policy_review_due\n"},
 	}
 	for _, tc := range tests {

@@ -52,9 +52,12 @@ type scenario struct {
 	Role    string
 	Kind    string
 	Managed *bool
-	MAC     string
-	Expect  expectation
-	Pos     policy.Pos
+	// Unfiltered: the device was seen going around the school's filter (bypass
+	// detection: its own DNS resolver, DoH/DoT, a VPN, Private Relay).
+	Unfiltered bool
+	MAC        string
+	Expect     expectation
+	Pos        policy.Pos
 }
 
 // expectation holds what a scenario checks; a nil field is not checked.
@@ -179,6 +182,11 @@ func decodeScenario(d *yamlstrict.Decoder, it *yaml.Node) (scenario, bool) {
 				sc.Managed = &m
 			}
 		},
+		"unfiltered": func(v *yaml.Node) {
+			if u, ok := d.Bool(v, "scenario unfiltered"); ok {
+				sc.Unfiltered = u
+			}
+		},
 		"mac": func(v *yaml.Node) {
 			s, ok := d.Scalar(v, "scenario mac")
 			if !ok {
@@ -244,7 +252,7 @@ func zoneNames(p *policy.Policy) []string {
 // scenarioInput builds the policy input for a scenario: the register fills in the
 // role, kind and managed flag of a registered MAC unless the scenario gives them.
 func scenarioInput(p *policy.Policy, sc *scenario) (policy.Input, error) {
-	in := policy.Input{MAC: sc.MAC, Role: sc.Role, Kind: sc.Kind}
+	in := policy.Input{MAC: sc.MAC, Role: sc.Role, Kind: sc.Kind, Unfiltered: sc.Unfiltered}
 	if in.Role == policy.Unknown {
 		in.Role = ""
 	}

@@ -63,6 +63,8 @@ type Config struct {
 	Logging     Logging
 	Location    Location
 	Feeds       Feeds
+	Bypass      Bypass
+	DNSGuard    *DNSGuard // nil when not configured
 	// Fingerprints classifies with the built-in signatures plus any external
 	// databases named in fingerprints.external.
 	Fingerprints *fingerprint.Engine
@@ -244,6 +246,8 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		"logging":         func(v *yaml.Node) { logging(&d, v, &c.Logging) },
 		"location":        func(v *yaml.Node) { location(&d, v, &c.Location) },
 		"feeds":           func(v *yaml.Node) { feeds(&d, v, &c.Feeds, read) },
+		"bypass":          func(v *yaml.Node) { bypass(&d, v, &c.Bypass) },
+		"dnsguard":        func(v *yaml.Node) { c.DNSGuard = &DNSGuard{}; dnsGuard(&d, v, c.DNSGuard) },
 		"fingerprints":    func(v *yaml.Node) { c.Fingerprints = fingerprints(&d, v, read) },
 		"register_import": func(v *yaml.Node) { importNode = v },
 	}

@@ -110,11 +110,11 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := config.Config{
-		Timezone:    "Europe/London",
-		Alerting:    config.Alerting{Throttle: 10 * time.Minute},
-		Dashboard:   config.Dashboard{Listen: "127.0.0.1:8080", SessionTTL: 12 * time.Hour},
-		Storage:     config.Storage{DataDir: "/var/lib/hallmonitor", Retention: 90 * 24 * time.Hour},
-		Logging:     config.Logging{Level: "info", Format: "auto"},
+		Timezone:  "Europe/London",
+		Alerting:  config.Alerting{Throttle: 10 * time.Minute},
+		Dashboard: config.Dashboard{Listen: "127.0.0.1:8080", SessionTTL: 12 * time.Hour},
+		Storage:   config.Storage{DataDir: "/var/lib/hallmonitor", Retention: 90 * 24 * time.Hour},
+		Logging:   config.Logging{Level: "info", Format: "auto"},
 	}
 	// Safe by default: monitor only, nothing protected, the 30 % safety valve.
 	if e := c.Enforcement; e.Mode != "monitor" || e.Backend != "auto" || len(e.Protect) != 0 || e.MaxBlockShare != 0.3 {

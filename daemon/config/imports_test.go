@@ -28,7 +28,7 @@ func TestRegisterImportAndExternalFingerprints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgText := string(example) + "\nregister_import: [" + intune + "]\nfingerprints:\n  external: [" + satori + "]\nlocation:\n  dwell: 30s\n"
+	cfgText := string(example) + "\nregister_import: [" + intune + "]\nfingerprints:\n  external: [" + satori + "]\n"
 	path := filepath.Join(dir, "hallmonitor.yaml")
 	if err := os.WriteFile(path, []byte(cfgText), 0o600); err != nil {
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestRegisterImportAndExternalFingerprints(t *testing.T) {
 	if managed < c.Imported() {
 		t.Errorf("%d managed register entries, want at least the %d imported", managed, c.Imported())
 	}
-	if c.Location.Dwell != 30*time.Second || c.Location.APFresh != DefaultAPFresh {
+	if c.Location.Dwell != 60*time.Second || c.Location.APFresh != DefaultAPFresh {
 		t.Errorf("location = %+v", c.Location)
 	}
 	if c.Fingerprints == nil {

@@ -744,6 +744,14 @@ func (b *builder) when(n *yaml.Node, r *compiledRule) {
 				w.KindMismatch = m
 			}
 		},
+		"unfiltered": func(v *yaml.Node) {
+			if m, ok := b.d.Bool(v, "when unfiltered"); ok {
+				if !m {
+					b.d.Errorf(v, "when unfiltered: only true is meaningful (leave it out otherwise)")
+				}
+				w.Unfiltered = m
+			}
+		},
 		"not_schedule": func(v *yaml.Node) { w.NotSchedule, r.notSched = sched(v, "when not_schedule") },
 		"managed": func(v *yaml.Node) {
 			if m, ok := b.d.Bool(v, "when managed"); ok {

@@ -70,6 +70,10 @@ type When struct {
 	// says it is a different (known) kind (SPT-10: a work laptop now looks like a
 	// games console).
 	KindMismatch bool
+	// Unfiltered: the device was seen reaching the internet around the school's
+	// web filter (Input.Unfiltered; OSS-2.1: devices "that can be connected to the
+	// internet without the protection of the ... web-filtering systems").
+	Unfiltered bool
 }
 
 // Then is what a rule (or the default) decides.
@@ -485,6 +489,9 @@ func (r *compiledRule) matches(p *Policy, in *Input, zoneType, role, kind string
 		return false
 	}
 	if r.notSched >= 0 && p.scheduleActive(r.notSched, at, lt) {
+		return false
+	}
+	if w.Unfiltered && !in.Unfiltered {
 		return false
 	}
 	if w.KindMismatch {

@@ -45,6 +45,10 @@ type Input struct {
 	Role     string // pupil, staff-direct, staff-office, slt, governor, visitor, contractor, volunteer, key-personnel, external-agency, "" when unknown
 	Kind     string // fingerprint kind: phone, tablet, smartwatch, ...
 	Managed  bool   // on the school register
+	// Unfiltered: the device was seen reaching the internet around the school's
+	// web filter (its own DNS resolver, encrypted DNS, a VPN; adapters/capture
+	// ObsBypass, docs/bypass.md). Rules test it with when.unfiltered.
+	Unfiltered bool
 }
 
 // Sighting is what the network says about where a device is: the VLAN and address

@@ -227,7 +227,7 @@ func unreachableRules(p *Policy) []Warning {
 			if ri.sched >= 0 && ri.sched != rj.sched || ri.notSched >= 0 && ri.notSched != rj.notSched {
 				continue
 			}
-			if ri.When.KindMismatch && !rj.When.KindMismatch {
+			if ri.When.KindMismatch && !rj.When.KindMismatch || ri.When.Unfiltered && !rj.When.Unfiltered {
 				continue
 			}
 			if subset(sj.roles, si.roles) && subset(sj.kinds, si.kinds) && subset(sj.places, si.places) && subset(sj.managed[:], si.managed[:]) {
