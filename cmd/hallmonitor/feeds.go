@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/netip"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
 	"github.com/hallmonitor/hallmonitor/adapters/apfeed"
+	"github.com/hallmonitor/hallmonitor/adapters/dnsguard"
 	"github.com/hallmonitor/hallmonitor/adapters/radius"
 	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
@@ -47,4 +50,36 @@ func feedSources(cfg *config.Config, log *zap.Logger) (map[string]daemon.Source,
 		}
 	}
 	return sources, roleFor, nil
+}
+
+// dnsGuardSource builds the optional DNS guard for the pupil VLAN. It asks the
+// engine (through eng, set before sources run) which MAC holds a client address
+// and whether that device is blocked; a blocked device gets the block page.
+func dnsGuardSource(g *config.DNSGuard, eng *atomic.Pointer[daemon.Engine], log *zap.Logger) (*dnsguard.Guard, error) {
+	device := func(client netip.Addr) (daemon.Device, bool) {
+		e := eng.Load()
+		if e == nil {
+			return daemon.Device{}, false
+		}
+		return e.DeviceByIP(client.String())
+	}
+	o := dnsguard.Options{
+		Listen: g.Listen, Upstreams: g.Upstreams, BlockPageV4: g.BlockPageV4, BlockPageV6: g.BlockPageV6,
+		AllowResolvers: g.Allow, Logger: log,
+		MACFor: func(client netip.Addr) string {
+			d, _ := device(client)
+			return d.MAC
+		},
+	}
+	if g.BlockPageV4.IsValid() || g.BlockPageV6.IsValid() {
+		o.Blocked = func(client netip.Addr) (string, bool) {
+			d, ok := device(client)
+			return d.MAC, ok && d.Decision.Action == "block"
+		}
+	}
+	guard, err := dnsguard.New(o)
+	if err != nil {
+		return nil, fmt.Errorf("DNS guard: %w", err)
+	}
+	return guard, nil
 }

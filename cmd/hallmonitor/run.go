@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync/atomic"
 
 	"github.com/hallmonitor/hallmonitor/adapters/capture"
 	"github.com/hallmonitor/hallmonitor/adapters/sdnotify"
+	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
 )
 
@@ -46,7 +48,20 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if len(ifaces) > 0 {
-		sources["capture"] = &capture.Live{Interfaces: ifaces, Logger: log.Named("capture")}
+		live := &capture.Live{Interfaces: ifaces, Logger: log.Named("capture")}
+		if b := cfg.Bypass; b.Detect {
+			live.Bypass = &capture.DecoderOptions{SchoolResolvers: b.SchoolResolvers, Allowed: b.Allowed}
+		}
+		sources["capture"] = live
+	}
+	var eng atomic.Pointer[daemon.Engine] // set by serve before any source runs
+	if g := cfg.DNSGuard; g != nil {
+		guard, err := dnsGuardSource(g, &eng, log.Named("dnsguard"))
+		if err != nil {
+			fmt.Fprintf(stderr, "hallmonitor: %v\n", err)
+			return 1
+		}
+		sources["dnsguard"] = guard
 	}
 	fw, err := firewallFor(ctx, cfg, log.Named("firewall"))
 	if err != nil {
@@ -59,6 +74,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		sources:  sources,
 		roleFor:  roleFor,
 		firewall: fw,
+		onEngine: eng.Store,
 		listen:   *listen,
 		notifier: sdnotify.FromEnv(),
 		reload:   func() (*config.Config, error) { return config.Load(*cfgPath) },

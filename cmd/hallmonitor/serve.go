@@ -32,6 +32,7 @@ type serveOpts struct {
 	sources  map[string]daemon.Source
 	roleFor  func(identity string) string // 802.1X identity → role (RADIUS feed), or nil
 	firewall firewall.Firewall            // the firewall, or a "would block" monitor; nil: decisions only
+	onEngine func(*daemon.Engine)         // told the engine before it runs (sources that ask it questions)
 	clock    daemon.Clock
 	listen   string
 	notifier *sdnotify.Notifier
@@ -99,6 +100,9 @@ func serve(ctx context.Context, o serveOpts) error {
 	})
 	if err != nil {
 		return err
+	}
+	if o.onEngine != nil {
+		o.onEngine(eng)
 	}
 	tlsOn := cfg.Dashboard.TLSCert != "" && cfg.Dashboard.TLSKey != ""
 	dash, err := dashboard.New(dashboard.Options{
