@@ -28,11 +28,11 @@ func FromEnv() *Notifier {
 }
 
 // Enabled reports whether a service manager is listening.
-func (n *Notifier) Enabled() bool { return n.addr != nil }
+func (n *Notifier) Enabled() bool { return n != nil && n.addr != nil }
 
 // Send sends raw newline-separated assignments, e.g. "READY=1\nSTATUS=running".
 func (n *Notifier) Send(state string) error {
-	if n.addr == nil {
+	if n == nil || n.addr == nil { // a nil Notifier: not under systemd
 		return nil
 	}
 	conn, err := net.DialUnix("unixgram", nil, n.addr)

@@ -107,7 +107,12 @@ type Protected struct {
 
 // Alerting tunes alert delivery.
 type Alerting struct {
-	Throttle time.Duration // minimum gap between notifications about one device
+	Throttle      time.Duration // minimum gap between notifications about one device
+	DashboardURL  string        // links in notifications
+	EscalateAfter time.Duration // unacknowledged this long → the escalation route (0: never)
+	Channels      Channels
+	Routes        map[string][]string // severity (or "*") → channel names; nil: every channel
+	Escalation    map[string][]string // severity (or "*") → channels for unacknowledged alerts
 }
 
 // Dashboard configures the web dashboard.
@@ -240,7 +245,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		"timezone":        func(v *yaml.Node) { tzNode = v },
 		"interfaces":      func(v *yaml.Node) { c.Interfaces = interfaces(&d, v) },
 		"enforcement":     func(v *yaml.Node) { enforcement(&d, v, &c.Enforcement) },
-		"alerting":        func(v *yaml.Node) { alerting(&d, v, &c.Alerting) },
+		"alerting":        func(v *yaml.Node) { alertingFull(&d, v, &c.Alerting, read) },
 		"dashboard":       func(v *yaml.Node) { dashboard(&d, v, &c.Dashboard) },
 		"storage":         func(v *yaml.Node) { storage(&d, v, &c.Storage) },
 		"logging":         func(v *yaml.Node) { logging(&d, v, &c.Logging) },
@@ -513,16 +518,6 @@ func enforcement(d *yamlstrict.Decoder, n *yaml.Node, e *Enforcement) {
 			d.Errorf(n, "enforcement: VLAN %d is both protected and a management VLAN: the management network is never blocked", p.VLAN)
 		}
 	}
-}
-
-func alerting(d *yamlstrict.Decoder, n *yaml.Node, a *Alerting) {
-	d.Mapping(n, "alerting", yamlstrict.Fields{
-		"throttle": func(v *yaml.Node) {
-			if t, ok := d.Duration(v, "alerting throttle"); ok {
-				a.Throttle = t
-			}
-		},
-	})
 }
 
 func dashboard(d *yamlstrict.Decoder, n *yaml.Node, db *Dashboard) {

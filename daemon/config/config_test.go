@@ -120,7 +120,7 @@ func TestDefaults(t *testing.T) {
 	if e := c.Enforcement; e.Mode != "monitor" || e.Backend != "auto" || len(e.Protect) != 0 || e.MaxBlockShare != 0.3 {
 		t.Errorf("enforcement defaults = %+v", e)
 	}
-	if c.Timezone != want.Timezone || c.Alerting != want.Alerting ||
+	if c.Timezone != want.Timezone || c.Alerting.Throttle != want.Alerting.Throttle || len(c.Alerting.Channels.Names()) != 0 ||
 		c.Dashboard != want.Dashboard || c.Storage != want.Storage || c.Logging != want.Logging {
 		t.Errorf("defaults = %+v", c)
 	}
