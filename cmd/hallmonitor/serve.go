@@ -160,6 +160,17 @@ func serve(ctx context.Context, o serveOpts) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return housekeeping(gctx, st, cfg, log) })
+	outbox, err := outboxFor(cfg, st, log.Named("notify"))
+	if err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	if outbox != nil {
+		g.Go(func() error { return outbox.Run(gctx) })
+		g.Go(func() error { return notifyOpened(gctx, eng, outbox, log.Named("notify")) })
+		if after := cfg.Alerting.EscalateAfter; after > 0 {
+			g.Go(func() error { return escalate(gctx, st, outbox, after, log.Named("notify")) })
+		}
+	}
 	if o.reload != nil {
 		g.Go(func() error { return reloadOnHUP(gctx, o, eng, st) })
 	}
