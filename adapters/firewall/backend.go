@@ -21,7 +21,7 @@ type system interface {
 	iptablesRestore(ctx context.Context, f family, script string) error // run with --noflush
 }
 
-// Options configure the iptables backend.
+// Options configure the iptables backend (New) and the nftables backend (NewNFTables).
 type Options struct {
 	// Mode is ModeLegacy or ModeNFT; empty means Detect.
 	Mode Mode
@@ -40,7 +40,11 @@ type Options struct {
 	DisableIPv6 bool
 	// Timeout bounds each program run (default 30s).
 	Timeout time.Duration
-	Log     *zap.Logger
+	// NetNS is the path of a network namespace (e.g. /run/netns/NAME) the nftables
+	// backend works in (its netlink socket is opened there); empty means the caller's.
+	// Lab tests use it. The iptables backend ignores it (see BinDir).
+	NetNS string
+	Log   *zap.Logger
 }
 
 // Report describes the last Set or Flush.
@@ -48,6 +52,7 @@ type Report struct {
 	Added, Removed   int           // set members added and removed
 	IPSetRestores    int           // ipset restore batches run
 	IPTablesRestores int           // iptables-restore --noflush batches run (both families)
+	Transactions     int           // nftables netlink transactions (conn.Flush) sent
 	Duration         time.Duration // wall time of the call
 }
 

@@ -99,11 +99,34 @@ func ValidInterface(name string) bool { return ifaceRE.MatchString(name) }
 
 // NormalizeMAC returns mac as lower-case colon-separated EUI-48, or an error.
 func NormalizeMAC(mac string) (string, error) {
+	if canonicalMAC(mac) {
+		return mac, nil // the common case, without allocating
+	}
 	hw, err := net.ParseMAC(strings.TrimSpace(mac))
 	if err != nil || len(hw) != 6 {
 		return "", fmt.Errorf("bad MAC %q", mac)
 	}
 	return hw.String(), nil
+}
+
+// canonicalMAC reports whether mac is already lower-case colon-separated EUI-48.
+func canonicalMAC(mac string) bool {
+	if len(mac) != 17 {
+		return false
+	}
+	for i := 0; i < 17; i++ {
+		c := mac[i]
+		if i%3 == 2 {
+			if c != ':' {
+				return false
+			}
+			continue
+		}
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // members is the normalised content of one interface's sets.

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"strings"
 	"text/tabwriter"
 
@@ -40,26 +40,52 @@ func firewallFor(ctx context.Context, cfg *config.Config, log *zap.Logger) (fire
 	if cfg.Enforcement.Mode != config.ModeEnforce {
 		return &firewall.Monitor{Log: log}, nil
 	}
+	ifaces := make([]string, 0, len(cfg.Enforcement.Protect))
+	for _, p := range cfg.Enforcement.Protect {
+		ifaces = append(ifaces, p.Interface)
+	}
 	var mode firewall.Mode
 	switch cfg.Enforcement.Backend {
 	case "nftables":
-		return nil, errors.New("enforcement backend nftables is not available yet: use iptables or auto")
+		return newNFTables(ctx, ifaces, log)
 	case "iptables", "auto", "":
+		if cfg.Enforcement.Backend != "iptables" && hostUsesNFTables(ctx) {
+			return newNFTables(ctx, ifaces, log)
+		}
 		m, err := firewall.Detect(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("detect the host's iptables: %w", err)
 		}
 		mode = m
 	}
-	ifaces := make([]string, 0, len(cfg.Enforcement.Protect))
-	for _, p := range cfg.Enforcement.Protect {
-		ifaces = append(ifaces, p.Interface)
-	}
 	fw, err := firewall.New(ctx, firewall.Options{Mode: mode, Interfaces: ifaces, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("firewall: %w", err)
 	}
 	return fw, nil
+}
+
+func newNFTables(ctx context.Context, ifaces []string, log *zap.Logger) (firewall.Firewall, error) {
+	fw, err := firewall.NewNFTables(ctx, firewall.Options{Interfaces: ifaces, Log: log})
+	if err != nil {
+		return nil, fmt.Errorf("firewall: %w", err)
+	}
+	return fw, nil
+}
+
+// hostUsesNFTables (backend auto): the host's firewall is native nftables (a table
+// iptables-nft would not have made), or there is no iptables program but nf_tables
+// answers. Otherwise auto keeps the iptables backend.
+func hostUsesNFTables(ctx context.Context) bool {
+	native, err := firewall.NFTablesInUse(ctx, firewall.Options{})
+	if err != nil {
+		return false
+	}
+	if native {
+		return true
+	}
+	_, err = exec.LookPath("iptables")
+	return err != nil
 }
 
 // enforcer adapts the daemon's desired blocks to the firewall: VLAN → interface,
