@@ -8,10 +8,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hallmonitor/hallmonitor/adapters/apfeed"
+	"github.com/hallmonitor/hallmonitor/adapters/blockpage"
 	"github.com/hallmonitor/hallmonitor/adapters/dnsguard"
 	"github.com/hallmonitor/hallmonitor/adapters/radius"
 	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
+	"github.com/hallmonitor/hallmonitor/rules/policy"
 )
 
 // feedSources builds the configured location feeds (AP syslog, RADIUS
@@ -82,4 +84,24 @@ func dnsGuardSource(g *config.DNSGuard, eng *atomic.Pointer[daemon.Engine], log 
 		return nil, fmt.Errorf("DNS guard: %w", err)
 	}
 	return guard, nil
+}
+
+// blockPageFor builds the block page: a blocked device's requests get the rule
+// and clause that applies, and the monitoring notice (OSS-3).
+func blockPageFor(cfg *config.Config, bp *config.BlockPage, eng *atomic.Pointer[daemon.Engine], log *zap.Logger) (*blockpage.Server, error) {
+	srv, err := blockpage.New(blockpage.Options{
+		Listen: bp.Listen, School: cfg.School.Name, Contact: bp.Contact, Clauses: policy.ClauseSummaries, Logger: log,
+		Decision: func(client netip.Addr) (policy.Decision, bool) {
+			e := eng.Load()
+			if e == nil {
+				return policy.Decision{}, false
+			}
+			d, ok := e.DeviceByIP(client.String())
+			return d.Decision, ok
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("block page: %w", err)
+	}
+	return srv, nil
 }

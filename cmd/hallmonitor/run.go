@@ -68,6 +68,15 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hallmonitor: %v\n", err)
 		return 1
 	}
+	var services []func(context.Context) error
+	if bp := cfg.Enforcement.BlockPage; bp != nil {
+		srv, err := blockPageFor(cfg, bp, &eng, log.Named("blockpage"))
+		if err != nil {
+			fmt.Fprintf(stderr, "hallmonitor: %v\n", err)
+			return 1
+		}
+		services = append(services, srv.Run)
+	}
 	err = serve(ctx, serveOpts{
 		cfg:      cfg,
 		log:      log,
@@ -75,6 +84,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		roleFor:  roleFor,
 		firewall: fw,
 		onEngine: eng.Store,
+		services: services,
 		listen:   *listen,
 		notifier: sdnotify.FromEnv(),
 		reload:   func() (*config.Config, error) { return config.Load(*cfgPath) },

@@ -30,9 +30,10 @@ type serveOpts struct {
 	cfg      *config.Config
 	log      *zap.Logger
 	sources  map[string]daemon.Source
-	roleFor  func(identity string) string // 802.1X identity → role (RADIUS feed), or nil
-	firewall firewall.Firewall            // the firewall, or a "would block" monitor; nil: decisions only
-	onEngine func(*daemon.Engine)         // told the engine before it runs (sources that ask it questions)
+	roleFor  func(identity string) string      // 802.1X identity → role (RADIUS feed), or nil
+	firewall firewall.Firewall                 // the firewall, or a "would block" monitor; nil: decisions only
+	onEngine func(*daemon.Engine)              // told the engine before it runs (sources that ask it questions)
+	services []func(ctx context.Context) error // more servers owned by this run (the block page)
 	clock    daemon.Clock
 	listen   string
 	notifier *sdnotify.Notifier
@@ -160,6 +161,9 @@ func serve(ctx context.Context, o serveOpts) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return housekeeping(gctx, st, cfg, log) })
+	for _, run := range o.services {
+		g.Go(func() error { return run(gctx) })
+	}
 	outbox, err := outboxFor(cfg, st, log.Named("notify"))
 	if err != nil {
 		return fmt.Errorf("alerting: %w", err)

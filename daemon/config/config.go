@@ -96,6 +96,13 @@ type Enforcement struct {
 	ManagementVLANs []uint16
 	NeverBlock      []string // allowlisted MACs, normalised
 	MaxBlockShare   float64  // refuse to block more than this share of a VLAN's devices at once
+	BlockPage       *BlockPage
+}
+
+// BlockPage is the page blocked devices' web requests reach (OSS-3 notice).
+type BlockPage struct {
+	Listen  []string // "10.30.0.1:80"
+	Contact string   // who to ask, e.g. "the school office"
 }
 
 // Protected is a VLAN (and the gateway interface that carries it) where block
@@ -501,6 +508,14 @@ func enforcement(d *yamlstrict.Decoder, n *yaml.Node, e *Enforcement) {
 					e.NeverBlock = append(e.NeverBlock, m)
 				}
 			})
+		},
+		"block_page": func(v *yaml.Node) {
+			e.BlockPage = &BlockPage{}
+			seen := d.Mapping(v, "block_page", yamlstrict.Fields{
+				"listen":  func(x *yaml.Node) { e.BlockPage.Listen = hostPorts(d, x, "block_page listen") },
+				"contact": func(x *yaml.Node) { e.BlockPage.Contact = d.String(x, "block_page contact") },
+			})
+			d.Require(v, seen, "block_page", "listen")
 		},
 		"max_block_share": func(v *yaml.Node) {
 			if s, ok := d.Scalar(v, "max_block_share"); ok {

@@ -69,3 +69,34 @@ func IsRole(r string) bool { return slices.Contains(Roles, r) }
 
 // IsKind reports whether k is a device kind (including "unknown").
 func IsKind(k string) bool { return slices.Contains(Kinds, k) }
+
+// ClauseSummaries paraphrase each clause of the catalogue in a sentence a pupil,
+// a parent or a DSL can read (from policy-requirements.md; the schools' own
+// documents are the authority).
+var ClauseSummaries = map[string]string{
+	"SPT-1":   "A personal device is any mobile or tablet with a camera; governors use theirs only in meetings, not where children are present.",
+	"SPT-2":   "Misuse of a device is reported to the Designated Safeguarding Lead at once.",
+	"SPT-3":   "Staff and visitors do not use personal devices from 08:30 to 15:30 except in the staffroom, SLT offices or their own vehicle.",
+	"SPT-4":   "A member of staff may make an emergency medical call from a classroom if every line is busy; it is recorded.",
+	"SPT-5":   "The lead and deputy on an off-site visit may keep a device on; it is recorded in the risk assessment.",
+	"SPT-6":   "Pupils are never photographed on personal devices.",
+	"SPT-7":   "Personal devices needed to support individuals are discussed with SLT first.",
+	"SPT-8":   "Staff do not call or text pupils or parents from personal devices.",
+	"SPT-9":   "Calls to parents are logged.",
+	"SPT-10":  "Work devices are for work, secured, audited and monitored, and used only on networks that meet the policy.",
+	"SPT-11":  "Work devices have a passcode and apps only from known stores.",
+	"SPT-12":  "No personal messaging apps or social media for work.",
+	"SPT-13":  "Pupils' devices stay switched off in their bags in class, in the building and in the grounds.",
+	"SPT-14":  "The headteacher and trustees monitor and review this policy.",
+	"OSS-1":   "The policy covers phones, tablets, e-readers, games consoles and wearables that communicate or record.",
+	"OSS-2.1": "Devices that reach the internet without the school's web filter may not go beyond the main reception area.",
+	"OSS-2.2": "Staff working with children keep their devices out of any area shared with pupils while pupils are on site.",
+	"OSS-2.3": "Staff not working with children do not use devices in teaching areas while pupils are on site.",
+	"OSS-2.4": "No abusive messages; alerts and ringtones are not audible.",
+	"OSS-3":   "School devices are passcode-protected and used with permission; activity may be monitored for safeguarding.",
+	"OSS-4":   "Staff devices stay in the staff-room locker while pupils are on site, unless leadership agreed otherwise in writing.",
+	"OSS-5":   "Learners do not use devices on site; devices must not be taken into exams, and possession is reported to the exam board.",
+	"OSS-6":   "Visitors keep devices locked and never let a pupil use them; agreed multi-agency use is documented.",
+	"OSS-7":   "The school reviews the policy at least yearly and monitors internet use on school systems.",
+	"OSS-8":   "Breaches are reported, handled confidentially and escalated for serious incidents.",
+}
