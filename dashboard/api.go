@@ -67,11 +67,11 @@ func sortAlerts(as []daemon.Alert) {
 	})
 }
 
-func (s *Server) handleAPIDevices(w http.ResponseWriter, _ *http.Request, _ principal) {
+func (s *Server) handleAPIDevices(w http.ResponseWriter, _ *http.Request, p principal) {
 	devs := s.live.Devices()
 	out := make([]daemon.Device, 0, len(devs))
 	for _, d := range devs {
-		out = append(out, apiDevice(d))
+		out = append(out, apiDevice(s.maskDevice(p, d)))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].MAC < out[j].MAC })
 	writeJSON(w, http.StatusOK, out)
@@ -82,7 +82,7 @@ func (s *Server) handleAPIZones(w http.ResponseWriter, _ *http.Request, _ princi
 	writeJSON(w, http.StatusOK, daemon.Occupancy(s.live.Devices()))
 }
 
-func (s *Server) handleAPIAlerts(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) handleAPIAlerts(w http.ResponseWriter, r *http.Request, p principal) {
 	q := r.URL.Query()
 	f := daemon.AlertFilter{State: q.Get("state"), Limit: defaultAlertLimit}
 	if f.State != "" && !validState(f.State) {
@@ -105,7 +105,7 @@ func (s *Server) handleAPIAlerts(w http.ResponseWriter, r *http.Request, _ princ
 	}
 	out := make([]daemon.Alert, 0, len(as))
 	for _, a := range as {
-		out = append(out, apiAlert(a))
+		out = append(out, apiAlert(s.maskAlert(p, a)))
 	}
 	sortAlerts(out)
 	if len(out) > f.Limit {
@@ -144,7 +144,7 @@ func (s *Server) handleAPIDeviceZones(w http.ResponseWriter, r *http.Request, _ 
 	writeJSON(w, http.StatusOK, visits)
 }
 
-func (s *Server) handleAPIAlert(w http.ResponseWriter, r *http.Request, _ principal) {
+func (s *Server) handleAPIAlert(w http.ResponseWriter, r *http.Request, p principal) {
 	a, err := s.store.GetAlert(r.Context(), r.PathValue("id"))
 	if errors.Is(err, daemon.ErrNotFound) {
 		writeJSONError(w, http.StatusNotFound, "no such alert")
@@ -155,7 +155,7 @@ func (s *Server) handleAPIAlert(w http.ResponseWriter, r *http.Request, _ princi
 		writeJSONError(w, http.StatusInternalServerError, "could not read the alert")
 		return
 	}
-	writeJSON(w, http.StatusOK, apiAlert(a))
+	writeJSON(w, http.StatusOK, apiAlert(s.maskAlert(p, a)))
 }
 
 // actionBody is the JSON body of POST /api/v1/alerts/{id}/ack and /resolve.

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -100,11 +101,6 @@ func (p principal) Actor() string {
 	return p.Name
 }
 
-// CanAct reports whether the principal may acknowledge and resolve alerts.
-func (p principal) CanAct() bool {
-	return p.Role == daemon.RoleAdmin || p.Role == daemon.RoleDSL
-}
-
 var errNoAuth = errors.New("not authenticated")
 
 // fromSession authenticates the request's session cookie. It returns errNoAuth when
@@ -162,7 +158,7 @@ func (s *Server) fromBearer(r *http.Request) (p principal, present bool, err err
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p principal)
 
 // page wraps a browser page: a session is required, else 303 to /login?next=...
-func (s *Server) page(h handlerFunc) http.Handler {
+func (s *Server) page(roles []string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.fromSession(r)
 		switch {
@@ -173,12 +169,21 @@ func (s *Server) page(h handlerFunc) http.Handler {
 			s.internalError(w, r, err)
 			return
 		}
+		if !slices.Contains(roles, p.Role) {
+			forbidden(w, p)
+			return
+		}
 		h(w, r, p)
 	})
 }
 
+// forbidden answers a signed-in browser whose role may not use the route.
+func forbidden(w http.ResponseWriter, p principal) {
+	http.Error(w, fmt.Sprintf("Forbidden: your role (%s) may not open this page. Ask the school's HallMonitor administrator if you need it.", p.Role), http.StatusForbidden)
+}
+
 // form wraps a state-changing browser POST: a session and its CSRF token are required.
-func (s *Server) form(h handlerFunc) http.Handler {
+func (s *Server) form(roles []string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, err := s.fromSession(r)
 		switch {
@@ -199,14 +204,17 @@ func (s *Server) form(h handlerFunc) http.Handler {
 			http.Error(w, "Forbidden: the form was out of date or not sent by this dashboard. Go back, reload and try again.", http.StatusForbidden)
 			return
 		}
+		if !slices.Contains(roles, p.Role) {
+			http.Error(w, fmt.Sprintf("Forbidden: your role (%s) may not do this.", p.Role), http.StatusForbidden)
+			return
+		}
 		h(w, r, p)
 	})
 }
 
 // api wraps a JSON API route. A bearer token always works; a browser session works
-// for GET only (POSTs need a token: no cookies, so no CSRF). write requires the admin
-// or dsl role.
-func (s *Server) api(write bool, h handlerFunc) http.Handler {
+// for GET only (POSTs need a token: no cookies, so no CSRF). Only roles may use it.
+func (s *Server) api(write bool, roles []string, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, present, err := s.fromBearer(r)
 		if !present && !write {
@@ -224,8 +232,12 @@ func (s *Server) api(write bool, h handlerFunc) http.Handler {
 			writeJSONError(w, http.StatusInternalServerError, "internal error")
 			return
 		}
-		if write && !p.CanAct() {
-			writeJSONError(w, http.StatusForbidden, "this token's role may not change alerts (needs admin or dsl)")
+		if !slices.Contains(roles, p.Role) {
+			msg := fmt.Sprintf("role %q may not use this endpoint", p.Role)
+			if write {
+				msg = fmt.Sprintf("role %q may not change alerts (needs admin or dsl)", p.Role)
+			}
+			writeJSONError(w, http.StatusForbidden, msg)
 			return
 		}
 		h(w, r, p)

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/hallmonitor/hallmonitor/adapters/lab"
@@ -214,5 +216,134 @@ func TestBrowserLoginAndLiveAlert(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "dashboard-alerts-phone.png"), phone, 0o600); err != nil {
 			t.Errorf("keep screenshot: %v", err)
 		}
+	}
+}
+
+// keepScreenshot writes a PNG to t.TempDir() and, when HALLMONITOR_SCREENSHOT_DIR is
+// set, keeps a copy there under name for a person to look at.
+func keepScreenshot(t *testing.T, shot []byte, name string) {
+	t.Helper()
+	cfg, err := png.DecodeConfig(bytes.NewReader(shot))
+	if err != nil || cfg.Width == 0 || cfg.Height == 0 {
+		t.Fatalf("%s: screenshot is not a non-empty PNG (%d bytes): %v", name, len(shot), err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, shot, 0o600); err != nil {
+		t.Fatalf("write screenshot: %v", err)
+	}
+	t.Logf("screenshot %s: %dx%d", path, cfg.Width, cfg.Height)
+	if dir := os.Getenv("HALLMONITOR_SCREENSHOT_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name), shot, 0o600); err != nil {
+			t.Errorf("keep screenshot: %v", err)
+		}
+	}
+}
+
+// TestBrowserSLTReport: a senior leader logs in, opens Reports and downloads the
+// day's PDF; the dashboard answers application/pdf and the file is a PDF.
+func TestBrowserSLTReport(t *testing.T) {
+	f, _, rep := newFullFixture(t)
+	ctx := startBrowser(t)
+	stopConsole := consoleErrors(ctx)
+
+	step(t, ctx, 15*time.Second, "open reports signed out",
+		chromedp.Navigate(f.http.URL+"/reports"),
+		chromedp.WaitVisible(chromedp.ID("username")),
+	)
+	step(t, ctx, 15*time.Second, "log in as SLT",
+		chromedp.SendKeys(chromedp.ID("username"), sltUser),
+		chromedp.SendKeys(chromedp.ID("password"), sltPass),
+		chromedp.Click(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(chromedp.ID("report-form")),
+	)
+	if loc := value(t, ctx, "location", chromedp.Location()); loc != f.http.URL+"/reports" {
+		t.Fatalf("after login the browser is at %s, want /reports", loc)
+	}
+	if !value(t, ctx, "nav", chromedp.Evaluate[bool](
+		`!document.querySelector('nav a[href="/audit"]') && !!document.querySelector('nav a[href="/reports"][aria-current="page"]') && !document.getElementById("unmask")`)) {
+		t.Error("SLT navigation: want Reports (current), no Audit link and no unmask option")
+	}
+	keepScreenshot(t, value(t, ctx, "screenshot", chromedp.CaptureScreenshot()), "dashboard-reports.png")
+
+	// Record the report response as the browser saw it.
+	type seen struct {
+		status int64
+		mime   string
+	}
+	responses := make(chan seen, 8)
+	lctx, stopListen := context.WithCancel(ctx)
+	defer stopListen()
+	if err := chromedp.Listen(lctx, func(ev any) {
+		if e, ok := ev.(*network.EventResponseReceived); ok && e.Response != nil && strings.Contains(e.Response.URL, "/reports/daily") {
+			select {
+			case responses <- seen{e.Response.Status, e.Response.MimeType}:
+			default:
+			}
+		}
+	}); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	dir := t.TempDir()
+	pctx, stopProgress := context.WithTimeout(ctx, 20*time.Second)
+	defer stopProgress()
+	progress := chromedp.Events(pctx, cdpbrowser.DownloadProgress)
+	enabled := true
+	step(t, ctx, 15*time.Second, "download the PDF",
+		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			_, err := chromedp.Call(ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+				Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &enabled,
+			})
+			return err
+		}),
+		chromedp.Click(chromedp.ID("download-pdf")),
+	)
+	var file string
+	for ev, err := range progress {
+		if err != nil {
+			t.Fatalf("no completed download within 20s: %v", err)
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCanceled {
+			t.Fatal("the browser cancelled the download")
+		}
+		if ev.State == cdpbrowser.DownloadProgressStateCompleted {
+			file = filepath.Join(dir, ev.GUID)
+			break
+		}
+	}
+	select {
+	case r := <-responses:
+		if r.status != 200 || r.mime != "application/pdf" {
+			t.Errorf("report response %d %q, want 200 application/pdf", r.status, r.mime)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the browser saw no /reports/daily response")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || !bytes.HasPrefix(b, []byte("%PDF-")) {
+		t.Errorf("downloaded file %s: %v, starts %q", file, err, b[:min(len(b), 8)])
+	}
+	if got := rep.last(); got != "2025-03-12 pdf unmask=false" {
+		t.Errorf("renderer asked for %q, want today's pseudonymised PDF", got)
+	}
+
+	step(t, ctx, 10*time.Second, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	if !value(t, ctx, "page width", chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth + 1`)) {
+		t.Error("on a 390px-wide phone the reports page scrolls sideways")
+	}
+	keepScreenshot(t, value(t, ctx, "phone screenshot", chromedp.CaptureScreenshot()), "dashboard-reports-phone.png")
+	// The other pages an SLT user reaches fit the phone too.
+	for _, pg := range []struct{ path, ready, shot string }{
+		{"/zones", "zones-table", "dashboard-zones-phone.png"},
+		{"/alerts/" + alertID, "alert-history", "dashboard-alert-phone.png"},
+	} {
+		step(t, ctx, 15*time.Second, "open "+pg.path,
+			chromedp.Navigate(f.http.URL+pg.path), chromedp.WaitVisible(chromedp.ID(pg.ready)))
+		if !value(t, ctx, "page width", chromedp.Evaluate[bool](`document.documentElement.scrollWidth <= window.innerWidth + 1`)) {
+			t.Errorf("on a 390px-wide phone %s scrolls sideways", pg.path)
+		}
+		keepScreenshot(t, value(t, ctx, "phone screenshot", chromedp.CaptureScreenshot()), pg.shot)
+	}
+	if errs := stopConsole(); len(errs) > 0 {
+		t.Errorf("the page logged errors (a CSP violation or a script error):\n%s", strings.Join(errs, "\n"))
 	}
 }

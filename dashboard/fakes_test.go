@@ -254,6 +254,12 @@ const (
 	viewerPass  = "viewer password 1"
 	dslToken    = "tok-dsl-0123456789"
 	viewerToken = "tok-viewer-0123456789"
+	sltUser     = "slt"
+	sltPass     = "slt password 12"
+	adminUser   = "admin"
+	adminPass   = "admin password 1"
+	sltToken    = "tok-slt-0123456789"
+	adminToken  = "tok-admin-0123456789"
 )
 
 type fixture struct {
@@ -276,6 +282,8 @@ func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	for _, u := range []struct{ name, pw, role string }{
 		{dslUser, dslPassword, daemon.RoleDSL},
 		{viewerUser, viewerPass, daemon.RoleViewer},
+		{sltUser, sltPass, daemon.RoleSLT},
+		{adminUser, adminPass, daemon.RoleAdmin},
 	} {
 		h, err := bcrypt.GenerateFromPassword([]byte(u.pw), bcrypt.MinCost)
 		if err != nil {
@@ -285,6 +293,8 @@ func newFixture(t *testing.T, mod func(*Options)) *fixture {
 	}
 	st.tokens[HashToken(dslToken)] = daemon.APIToken{Name: "dsl-script", Role: daemon.RoleDSL}
 	st.tokens[HashToken(viewerToken)] = daemon.APIToken{Name: "wallboard", Role: daemon.RoleViewer}
+	st.tokens[HashToken(sltToken)] = daemon.APIToken{Name: "slt-sheet", Role: daemon.RoleSLT}
+	st.tokens[HashToken(adminToken)] = daemon.APIToken{Name: "admin-script", Role: daemon.RoleAdmin}
 	st.alerts["01JAAAAAAAAAAAAAAAAAAAAAAA"] = sampleAlert("01JAAAAAAAAAAAAAAAAAAAAAAA", clock.Now().Add(-time.Hour),
 		"Pupil phone seen in a teaching area during pupil hours.")
 	lv.devices = []daemon.Device{sampleDevice()}

@@ -30,13 +30,19 @@ func parsePages() (map[string]*template.Template, error) {
 			}
 			return t.UTC().Format(time.RFC3339)
 		},
-		"join":    strings.Join,
-		"rowData": rowData,
+		"join":       strings.Join,
+		"rowData":    rowData,
+		"clauseText": clauseText,
+		"counts":     sortedCounts,
 	}
 	sets := map[string][]string{
 		"login":   {"templates/login.html", "templates/partials.html"},
 		"alerts":  {"templates/base.html", "templates/partials.html", "templates/alerts.html"},
+		"alert":   {"templates/base.html", "templates/partials.html", "templates/alert.html"},
 		"devices": {"templates/base.html", "templates/partials.html", "templates/devices.html"},
+		"zones":   {"templates/base.html", "templates/partials.html", "templates/zones.html"},
+		"audit":   {"templates/base.html", "templates/partials.html", "templates/audit.html"},
+		"reports": {"templates/base.html", "templates/partials.html", "templates/reports.html"},
 	}
 	out := make(map[string]*template.Template, len(sets))
 	for name, files := range sets {
@@ -71,12 +77,14 @@ type layout struct {
 	Site   string
 	Notice string
 	Title  string
-	Nav    string // "alerts" | "devices"
+	Nav    string // "alerts" | "devices" | "zones" | "audit" | "reports"
 	User   string
 	Role   string
 	CSRF   string
-	CanAct bool
-	Back   string // this page's URL, for forms that return here
+	CanAct bool // may acknowledge and resolve alerts
+	// Navigation links this role may follow (from the route table).
+	NavDevices, NavZones, NavAudit, NavReports bool
+	Back                                       string // this page's URL, for forms that return here
 	// ReviewDue is the policy review date when it has passed ("" otherwise): the
 	// banner on every page (SPT-14, OSS-7).
 	ReviewDue string
@@ -85,7 +93,9 @@ type layout struct {
 func (s *Server) layout(r *http.Request, p principal, nav, title string) layout {
 	return layout{
 		Site: s.site, Notice: s.notice, Title: title, Nav: nav,
-		User: p.Name, Role: p.Role, CSRF: p.CSRF, CanAct: p.CanAct(),
+		User: p.Name, Role: p.Role, CSRF: p.CSRF, CanAct: s.may(p.Role, "POST /alerts/{id}/ack"),
+		NavDevices: s.may(p.Role, "GET /devices"), NavZones: s.may(p.Role, "GET /zones"),
+		NavAudit: s.may(p.Role, "GET /audit"), NavReports: s.may(p.Role, "GET /reports"),
 		Back: r.URL.RequestURI(), ReviewDue: s.reviewOverdue(),
 	}
 }
@@ -134,6 +144,9 @@ func (s *Server) handleAlertsPage(w http.ResponseWriter, r *http.Request, p prin
 		return
 	}
 	sortAlerts(as)
+	for i := range as {
+		as[i] = s.maskAlert(p, as[i])
+	}
 	s.render(w, r, http.StatusOK, "alerts", alertsView{
 		layout:    s.layout(r, p, "alerts", "Alerts"),
 		Alerts:    as,
@@ -155,6 +168,7 @@ type devicesView struct {
 	Q       string
 	Total   int
 	Counts  []kindCount
+	Masked  bool // identifiers replaced by pseudonyms (SLT)
 }
 
 // deviceMatches reports whether every word of q appears in one of d's shown fields.
@@ -174,6 +188,9 @@ func deviceMatches(d daemon.Device, q string) bool {
 func (s *Server) handleDevicesPage(w http.ResponseWriter, r *http.Request, p principal) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	all := s.live.Devices()
+	for i := range all {
+		all[i] = s.maskDevice(p, all[i])
+	}
 	counts := map[string]int{}
 	shown := make([]daemon.Device, 0, len(all))
 	for _, d := range all {
@@ -213,6 +230,7 @@ func (s *Server) handleDevicesPage(w http.ResponseWriter, r *http.Request, p pri
 		Q:       q,
 		Total:   len(all),
 		Counts:  kc,
+		Masked:  !can(p.Role, capIdentifiers),
 	})
 }
 
@@ -230,10 +248,6 @@ func back(r *http.Request, id string) string {
 }
 
 func (s *Server) handleAckForm(w http.ResponseWriter, r *http.Request, p principal) {
-	if !p.CanAct() {
-		http.Error(w, "Forbidden: your role may not acknowledge alerts.", http.StatusForbidden)
-		return
-	}
 	id := r.PathValue("id")
 	note := strings.TrimSpace(r.PostForm.Get("note"))
 	if len([]rune(note)) > maxNoteLen {
@@ -248,10 +262,6 @@ func (s *Server) handleAckForm(w http.ResponseWriter, r *http.Request, p princip
 }
 
 func (s *Server) handleResolveForm(w http.ResponseWriter, r *http.Request, p principal) {
-	if !p.CanAct() {
-		http.Error(w, "Forbidden: your role may not resolve alerts.", http.StatusForbidden)
-		return
-	}
 	id := r.PathValue("id")
 	outcome := r.PostForm.Get("outcome")
 	note := strings.TrimSpace(r.PostForm.Get("note"))

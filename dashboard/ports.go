@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"github.com/hallmonitor/hallmonitor/daemon"
@@ -32,4 +33,24 @@ type Live interface {
 // (adapters/store implements it).
 type ZoneHistory interface {
 	ZoneVisits(ctx context.Context, mac string, from, to time.Time) ([]daemon.ZoneVisit, error)
+}
+
+// AuditReader is the optional store part behind /audit and /audit.csv
+// (adapters/store implements it): the newest limit entries, newest first.
+type AuditReader interface {
+	ListAudit(ctx context.Context, limit int) ([]daemon.AuditEntry, error)
+}
+
+// AuditVerifier is the optional store part that checks the audit log's hash chain;
+// nil when every entry links to the one before (adapters/store implements it).
+type AuditVerifier interface {
+	VerifyAudit(ctx context.Context) error
+}
+
+// ReportRenderer renders the daily report for day (local midnight) as "html", "csv"
+// or "pdf" into w. unmask asks for real MACs instead of pseudonyms; the dashboard
+// sets it only for roles allowed to unmask (dsl, admin). adapters/report provides
+// one; cmd wires it into Options.Reports.
+type ReportRenderer interface {
+	Daily(ctx context.Context, day time.Time, format string /* html|csv|pdf */, w io.Writer, unmask bool) error
 }

@@ -9,17 +9,19 @@ package dashboard
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/hallmonitor/hallmonitor/rules/report"
 )
 
 //go:embed templates/*.html static/*
@@ -74,6 +76,13 @@ type Options struct {
 	// PolicyReviewDue is when the school's device policy must next be reviewed
 	// (SPT-14, OSS-7); once Now is past it every page shows a banner. Zero: no banner.
 	PolicyReviewDue time.Time
+	// Reports renders the daily report offered on /reports (adapters/report). Nil:
+	// /reports says reports are not configured and downloads answer 503.
+	Reports ReportRenderer
+	// PseudonymSecret keys the pseudonyms shown instead of MACs to roles that may
+	// not see identifiers (SLT). Give it the reports' secret so that both name a
+	// device alike. Nil: a random per-process key (pseudonyms change on restart).
+	PseudonymSecret []byte
 }
 
 // Server is the dashboard's HTTP handler and the state it owns: the login throttle and
@@ -95,6 +104,10 @@ type Server struct {
 	pages    map[string]*template.Template
 	static   http.Handler
 	throttle *throttle
+	reports  ReportRenderer
+	pseudo   func(mac string) string
+	table    []route
+	allowed  map[string][]string // route pattern → roles, from table
 
 	heartbeat time.Duration
 	streams   chan struct{} // semaphore: one slot per open /events stream
@@ -157,6 +170,20 @@ func New(o Options) (*Server, error) {
 	}
 	s.static = http.StripPrefix("/static/", http.FileServerFS(static))
 	s.throttle = newThrottle(s.now)
+	s.reports = o.Reports
+	secret := o.PseudonymSecret
+	if len(secret) == 0 {
+		secret = make([]byte, 32)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("dashboard: pseudonym key: %w", err)
+		}
+	}
+	s.pseudo = report.Pseudonymiser(secret)
+	s.table = s.routes()
+	s.allowed = make(map[string][]string, len(s.table))
+	for _, rt := range s.table {
+		s.allowed[rt.Pattern] = rt.Roles
+	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -171,46 +198,9 @@ func (s *Server) Close() {
 // logging every response gets.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-
-	// Anonymous: health, login, and what the login page needs.
-	mux.HandleFunc("GET /healthz", s.handleHealth)
-	mux.HandleFunc("GET /login", s.handleLoginForm)
-	mux.HandleFunc("POST /login", s.handleLogin)
-	mux.Handle("GET /static/style.css", s.staticHandler())
-
-	// Browser pages (session only; unauthenticated → 303 /login).
-	mux.Handle("GET /{$}", s.page(func(w http.ResponseWriter, r *http.Request, _ principal) {
-		http.Redirect(w, r, "/alerts", http.StatusSeeOther)
-	}))
-	mux.Handle("GET /alerts", s.page(s.handleAlertsPage))
-	mux.Handle("GET /devices", s.page(s.handleDevicesPage))
-	mux.Handle("GET /static/", s.page(func(w http.ResponseWriter, r *http.Request, _ principal) {
-		if strings.HasSuffix(r.URL.Path, "/") { // files only, no listings
-			http.NotFound(w, r)
-			return
-		}
-		s.staticHandler().ServeHTTP(w, r)
-	}))
-	mux.Handle("POST /logout", s.form(s.handleLogout))
-	mux.Handle("POST /alerts/{id}/ack", s.form(s.handleAckForm))
-	mux.Handle("POST /alerts/{id}/resolve", s.form(s.handleResolveForm))
-
-	// Session or bearer token.
-	mux.Handle("GET /events", s.api(false, s.handleEvents))
-	mux.Handle("GET /metrics", s.api(false, s.handleMetrics))
-
-	// JSON API.
-	mux.Handle("GET /api/v1/devices", s.api(false, s.handleAPIDevices))
-	mux.Handle("GET /api/v1/zones", s.api(false, s.handleAPIZones))
-	mux.Handle("GET /api/v1/devices/{mac}/zones", s.api(false, s.handleAPIDeviceZones))
-	mux.Handle("GET /api/v1/alerts", s.api(false, s.handleAPIAlerts))
-	mux.Handle("GET /api/v1/alerts/{id}", s.api(false, s.handleAPIAlert))
-	mux.Handle("POST /api/v1/alerts/{id}/ack", s.api(true, s.handleAPIAck))
-	mux.Handle("POST /api/v1/alerts/{id}/resolve", s.api(true, s.handleAPIResolve))
-	mux.HandleFunc("/api/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSONError(w, http.StatusNotFound, "no such API endpoint")
-	})
-
+	for _, rt := range s.table {
+		mux.Handle(rt.Pattern, s.wrap(rt))
+	}
 	return s.withHeaders(mux)
 }
 

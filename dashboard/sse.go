@@ -107,6 +107,13 @@ func (s *Server) handleEvents(w http.ResponseWriter, r *http.Request, p principa
 			if !ok {
 				return
 			}
+			if ev.Alert != nil {
+				a := s.maskAlert(p, *ev.Alert)
+				ev.Alert = &a
+			}
+			if ev.MAC != "" && !can(p.Role, capIdentifiers) {
+				ev.MAC = s.pseudo(ev.MAC)
+			}
 			b, ferr := frameEvent(ev)
 			if ferr != nil {
 				s.log.Error("drop live event", zap.Error(ferr))

@@ -129,15 +129,8 @@ func (e *enforcer) Apply(ctx context.Context, blocks []daemon.Block) error {
 func runFirewall(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("firewall", "status|flush [--config FILE]", stdout, stderr)
 	cfgPath := fs.String("config", defaultConfigPath, "configuration file")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if code, done := parseFlags(fs, args, stdout); done {
-			return code
-		}
-		fs.Usage()
-		return 2
-	}
-	verb := args[0]
-	if code, done := parseFlags(fs, args[1:], stdout); done {
+	verb, code, done := parseVerb(fs, args, stdout)
+	if done {
 		return code
 	}
 	cfg, err := config.Load(*cfgPath)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"syscall"
 )
 
@@ -90,4 +91,18 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (int, bool) {
 		return 2, true
 	}
 	return 0, false
+}
+
+// parseVerb parses "VERB [flags]": it returns the verb, or (exit code, done) when
+// there is none (usage, exit 2) or --help was asked for (exit 0).
+func parseVerb(fs *flag.FlagSet, args []string, stdout io.Writer) (verb string, code int, done bool) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if code, done := parseFlags(fs, args, stdout); done {
+			return "", code, true
+		}
+		fs.Usage()
+		return "", 2, true
+	}
+	code, done = parseFlags(fs, args[1:], stdout)
+	return args[0], code, done
 }

@@ -264,3 +264,27 @@ func writeReport(d report.DailyReport, site, format, out string, stdout io.Write
 		return render.RenderHTML(w, d, site)
 	}
 }
+
+// dashboardReports renders daily reports for the dashboard's /reports page from
+// the running daemon's store (dashboard.ReportRenderer).
+type dashboardReports struct {
+	cfg *config.Config
+	st  *store.Store
+}
+
+func (r dashboardReports) Daily(ctx context.Context, day time.Time, format string, w io.Writer, unmask bool) error {
+	d, err := buildDaily(ctx, r.st, r.cfg, reportOptions{day: calendar.DateOf(day.In(r.cfg.Policy.Location())),
+		schedule: "pupil-hours", trendDays: 5, unmask: unmask, now: time.Now()})
+	if err != nil {
+		return err
+	}
+	switch format {
+	case "csv":
+		return render.RenderCSV(w, d)
+	case "pdf":
+		return render.RenderPDF(w, d, r.cfg.School.Name)
+	case "html":
+		return render.RenderHTML(w, d, r.cfg.School.Name)
+	}
+	return fmt.Errorf("report format %q: want html, csv or pdf", format)
+}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hallmonitor/hallmonitor/adapters/firewall"
+	render "github.com/hallmonitor/hallmonitor/adapters/report"
 	"github.com/hallmonitor/hallmonitor/adapters/sdnotify"
 	"github.com/hallmonitor/hallmonitor/adapters/store"
 	"github.com/hallmonitor/hallmonitor/daemon"
@@ -106,16 +107,22 @@ func serve(ctx context.Context, o serveOpts) error {
 		o.onEngine(eng)
 	}
 	tlsOn := cfg.Dashboard.TLSCert != "" && cfg.Dashboard.TLSKey != ""
+	secret, err := render.LoadOrCreateSecret(cfg.Storage.DataDir) // the same pseudonyms as the reports
+	if err != nil {
+		return fmt.Errorf("pseudonym key: %w", err)
+	}
 	dash, err := dashboard.New(dashboard.Options{
-		Store:         st,
-		Live:          eng,
-		Logger:        log.Named("dashboard"),
-		Metrics:       promhttp.HandlerFor(eng.Metrics().Registry, promhttp.HandlerOpts{}),
-		Health:        eng.Health,
-		SecureCookies: tlsOn,
-		SiteName:      cfg.School.Name,
-		SiteID:        cfg.School.SiteID,
-		SessionTTL:    cfg.Dashboard.SessionTTL,
+		Reports:         dashboardReports{cfg: cfg, st: st},
+		PseudonymSecret: secret,
+		Store:           st,
+		Live:            eng,
+		Logger:          log.Named("dashboard"),
+		Metrics:         promhttp.HandlerFor(eng.Metrics().Registry, promhttp.HandlerOpts{}),
+		Health:          eng.Health,
+		SecureCookies:   tlsOn,
+		SiteName:        cfg.School.Name,
+		SiteID:          cfg.School.SiteID,
+		SessionTTL:      cfg.Dashboard.SessionTTL,
 		// SPT-14 / OSS-7: the policy's own review date; a banner once it has passed.
 		PolicyReviewDue: cfg.School.PolicyReviewDue,
 	})

@@ -33,15 +33,8 @@ func runUsers(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := newFlags("users", synopsis, stdout, stderr)
 	cfgPath := fs.String("config", defaultConfigPath, "configuration file (for storage.data_dir)")
 	role := fs.String("role", daemon.RoleViewer, "role: admin, dsl, slt or viewer")
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		if code, done := parseFlags(fs, args, stdout); done {
-			return code
-		}
-		fs.Usage()
-		return 2
-	}
-	verb := args[0]
-	if code, done := parseFlags(fs, args[1:], stdout); done {
+	verb, code, done := parseVerb(fs, args, stdout)
+	if done {
 		return code
 	}
 	if !slices.Contains(dashboardRoles, *role) {

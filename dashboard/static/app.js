@@ -36,8 +36,8 @@
     row.setAttribute("data-id", id);
     row.setAttribute("data-state", a.state);
     row.className = "sev-" + a.severity + " state-" + a.state + " fresh";
-    row.querySelectorAll("[id],[for],form").forEach(function (el) {
-      ["id", "for", "action"].forEach(function (attr) {
+    row.querySelectorAll("[id],[for],form,a").forEach(function (el) {
+      ["id", "for", "action", "href"].forEach(function (attr) {
         var v = el.getAttribute(attr);
         if (v) { el.setAttribute(attr, v.split("__ID__").join(id)); }
       });
@@ -128,7 +128,7 @@
   }
 
   var notifyButton = document.getElementById("notify-enable");
-  if (notifyButton && "Notification" in window && Notification.permission === "default" && page === "alerts") {
+  if (notifyButton && "Notification" in window && Notification.permission === "default" && document.getElementById("alert-rows")) {
     notifyButton.hidden = false;
     notifyButton.addEventListener("click", function () {
       Notification.requestPermission().then(function () { notifyButton.hidden = true; });
@@ -177,7 +177,7 @@
   es.addEventListener("alert.updated", onAlert(false));
   es.addEventListener("alert.closed", onAlert(false));
   es.addEventListener("device.updated", function () {
-    var changed = document.getElementById("devices-changed");
-    if (page === "devices" && changed) { changed.hidden = false; }
+    var changed = document.getElementById(page + "-changed");
+    if ((page === "devices" || page === "zones") && changed) { changed.hidden = false; }
   });
 })();
