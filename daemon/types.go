@@ -233,3 +233,24 @@ type ZoneVisit struct {
 	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
 }
+
+// Exemption is one entry of the exemptions register: granted in advance by SLT
+// (or the DSL), documented, time-boxed (OSS-4, OSS-5, OSS-6, SPT-3, SPT-5, SPT-7).
+// The daemon applies active ones on top of the configuration's own exemptions.
+type Exemption struct {
+	ID        string     `json:"id"` // ULID
+	MAC       string     `json:"mac,omitempty"`
+	Person    string     `json:"person,omitempty"` // matches a register entry's owner
+	Zones     []string   `json:"zones,omitempty"`
+	ZoneTypes []string   `json:"zone_types,omitempty"`
+	From      time.Time  `json:"from"`
+	Until     time.Time  `json:"until"`
+	Reason    string     `json:"reason"` // medical | curriculum | multi-agency-visit | emergency | off-site-visit | individual-support | other
+	Clauses   []string   `json:"clauses,omitempty"`
+	Approver  string     `json:"approver"`
+	Note      string     `json:"note,omitempty"`
+	CreatedBy string     `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	RevokedBy string     `json:"revoked_by,omitempty"`
+}

@@ -54,3 +54,13 @@ type AuditVerifier interface {
 type ReportRenderer interface {
 	Daily(ctx context.Context, day time.Time, format string /* html|csv|pdf */, w io.Writer, unmask bool) error
 }
+
+// ExemptionsRegister is the exemptions register behind /exemptions (optional
+// Options field; cmd implements it over the store and reloads the engine's policy).
+type ExemptionsRegister interface {
+	ListExemptions(ctx context.Context) ([]daemon.Exemption, error) // newest first, revoked included
+	// GrantExemption validates e (reason, window, zones, mac or person), stores it
+	// with its audit entry and applies it; the returned value has ID and CreatedAt.
+	GrantExemption(ctx context.Context, e daemon.Exemption, actor string) (daemon.Exemption, error)
+	RevokeExemption(ctx context.Context, id, actor, note string) error // wraps daemon.ErrNotFound
+}
