@@ -16,7 +16,7 @@ import (
 var (
 	anyRole  = []string{daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleSLT, daemon.RoleViewer}
 	actors   = []string{daemon.RoleAdmin, daemon.RoleDSL}                 // change alerts; audit; device history
-	leaders  = []string{daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleSLT} // devices, reports
+	leaders  = []string{daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleSLT} // devices, reports, exemptions register
 	dslAdmin = actors
 )
 
@@ -81,11 +81,14 @@ func (s *Server) routes() []route {
 		{Pattern: "GET /audit.csv", Kind: kindPage, Roles: dslAdmin, h: s.handleAuditCSV},
 		{Pattern: "GET /reports", Kind: kindPage, Roles: leaders, h: s.handleReportsPage},
 		{Pattern: "GET /reports/daily", Kind: kindPage, Roles: leaders, h: s.handleReportDownload},
+		{Pattern: "GET /exemptions", Kind: kindPage, Roles: leaders, h: s.handleExemptionsPage},
 
 		// State-changing browser forms.
 		{Pattern: "POST /logout", Kind: kindForm, Roles: anyRole, h: s.handleLogout},
 		{Pattern: "POST /alerts/{id}/ack", Kind: kindForm, Roles: actors, h: s.handleAckForm},
 		{Pattern: "POST /alerts/{id}/resolve", Kind: kindForm, Roles: actors, h: s.handleResolveForm},
+		{Pattern: "POST /exemptions", Kind: kindForm, Roles: leaders, h: s.handleGrantExemptionForm},
+		{Pattern: "POST /exemptions/{id}/revoke", Kind: kindForm, Roles: leaders, h: s.handleRevokeExemptionForm},
 
 		// Session or bearer token.
 		{Pattern: "GET /events", Kind: kindAPI, Roles: anyRole, h: s.handleEvents},
@@ -99,6 +102,9 @@ func (s *Server) routes() []route {
 		{Pattern: "GET /api/v1/alerts/{id}", Kind: kindAPI, Roles: anyRole, h: s.handleAPIAlert},
 		{Pattern: "POST /api/v1/alerts/{id}/ack", Kind: kindAPIWrite, Roles: actors, h: s.handleAPIAck},
 		{Pattern: "POST /api/v1/alerts/{id}/resolve", Kind: kindAPIWrite, Roles: actors, h: s.handleAPIResolve},
+		{Pattern: "GET /api/v1/exemptions", Kind: kindAPI, Roles: leaders, h: s.handleAPIExemptions},
+		{Pattern: "POST /api/v1/exemptions", Kind: kindAPIWrite, Roles: leaders, h: s.handleAPIGrantExemption},
+		{Pattern: "POST /api/v1/exemptions/{id}/revoke", Kind: kindAPIWrite, Roles: leaders, h: s.handleAPIRevokeExemption},
 		{Pattern: "/api/", Kind: kindAnon, anon: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			writeJSONError(w, http.StatusNotFound, "no such API endpoint")
 		})},

@@ -87,6 +87,7 @@ func newFullFixture(t *testing.T) (*fixture, *fullStore, *fakeReports) {
 		o.Store = fs
 		o.Reports = rep
 		o.PseudonymSecret = []byte("test pseudonym secret")
+		o.Exemptions = newRegister(o.Now)
 	})
 	return f, fs, rep
 }
@@ -128,6 +129,13 @@ var designed = map[string]struct {
 	"GET /api/v1/alerts/{id}":          {rAll, http.StatusOK},
 	"POST /api/v1/alerts/{id}/ack":     {rDSL, http.StatusOK},
 	"POST /api/v1/alerts/{id}/resolve": {rDSL, http.StatusOK},
+	// The exemptions register: SLT, the DSL and admins see, grant and revoke.
+	"GET /exemptions":                     {rLead, http.StatusOK},
+	"POST /exemptions":                    {rLead, http.StatusSeeOther},
+	"POST /exemptions/{id}/revoke":        {rLead, http.StatusSeeOther},
+	"GET /api/v1/exemptions":              {rLead, http.StatusOK},
+	"POST /api/v1/exemptions":             {rLead, http.StatusCreated},
+	"POST /api/v1/exemptions/{id}/revoke": {rLead, http.StatusOK},
 }
 
 // anonymousRoutes answer without authentication; the status is what any caller gets
@@ -173,6 +181,9 @@ func matrixRequest(pattern, csrf string) (method, path string, body url.Values) 
 		method, path = http.MethodGet, pattern
 	}
 	path = strings.ReplaceAll(path, "{$}", "")
+	if strings.Contains(path, "exemptions") {
+		path = strings.ReplaceAll(path, "{id}", exemptionID)
+	}
 	path = strings.ReplaceAll(path, "{id}", alertID)
 	path = strings.ReplaceAll(path, "{mac}", "da:a1:19:00:00:01")
 	switch path {
@@ -185,6 +196,9 @@ func matrixRequest(pattern, csrf string) (method, path string, body url.Values) 
 	}
 	if method == http.MethodPost && !strings.HasPrefix(path, "/api/") {
 		body = url.Values{csrfField: {csrf}, "note": {"matrix"}, "outcome": {"other"}}
+		if path == "/exemptions" {
+			body = validGrant(csrf)
+		}
 	}
 	return method, path, body
 }
@@ -224,6 +238,11 @@ func TestAuthMatrix(t *testing.T) {
 				var body io.Reader
 				if form != nil {
 					body = strings.NewReader(form.Encode())
+				} else if path == "/api/v1/exemptions" {
+					body = strings.NewReader(`{"person":"J. Smith","zones":["library"],"from":"2025-03-12T09:00:00Z",` +
+						`"until":"2025-03-13T09:00:00Z","reason":"curriculum","approver":"Head"}`)
+				} else if strings.HasPrefix(path, "/api/v1/exemptions/") {
+					body = strings.NewReader(`{"note":"matrix"}`)
 				} else if method == http.MethodPost {
 					body = strings.NewReader(`{"note":"matrix","outcome":"other"}`)
 				}

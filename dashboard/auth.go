@@ -235,7 +235,7 @@ func (s *Server) api(write bool, roles []string, h handlerFunc) http.Handler {
 		if !slices.Contains(roles, p.Role) {
 			msg := fmt.Sprintf("role %q may not use this endpoint", p.Role)
 			if write {
-				msg = fmt.Sprintf("role %q may not change alerts (needs admin or dsl)", p.Role)
+				msg = fmt.Sprintf("role %q may not make this change (needs %s)", p.Role, strings.Join(roles, " or "))
 			}
 			writeJSONError(w, http.StatusForbidden, msg)
 			return

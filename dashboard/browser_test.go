@@ -335,6 +335,7 @@ func TestBrowserSLTReport(t *testing.T) {
 	for _, pg := range []struct{ path, ready, shot string }{
 		{"/zones", "zones-table", "dashboard-zones-phone.png"},
 		{"/alerts/" + alertID, "alert-history", "dashboard-alert-phone.png"},
+		{"/exemptions", "grant-form", "dashboard-exemptions-phone.png"},
 	} {
 		step(t, ctx, 15*time.Second, "open "+pg.path,
 			chromedp.Navigate(f.http.URL+pg.path), chromedp.WaitVisible(chromedp.ID(pg.ready)))

@@ -34,15 +34,18 @@ func parsePages() (map[string]*template.Template, error) {
 		"rowData":    rowData,
 		"clauseText": clauseText,
 		"counts":     sortedCounts,
+		"extable":    exTableOf,
+		"exrow":      exRowOf,
 	}
 	sets := map[string][]string{
-		"login":   {"templates/login.html", "templates/partials.html"},
-		"alerts":  {"templates/base.html", "templates/partials.html", "templates/alerts.html"},
-		"alert":   {"templates/base.html", "templates/partials.html", "templates/alert.html"},
-		"devices": {"templates/base.html", "templates/partials.html", "templates/devices.html"},
-		"zones":   {"templates/base.html", "templates/partials.html", "templates/zones.html"},
-		"audit":   {"templates/base.html", "templates/partials.html", "templates/audit.html"},
-		"reports": {"templates/base.html", "templates/partials.html", "templates/reports.html"},
+		"login":      {"templates/login.html", "templates/partials.html"},
+		"alerts":     {"templates/base.html", "templates/partials.html", "templates/alerts.html"},
+		"alert":      {"templates/base.html", "templates/partials.html", "templates/alert.html"},
+		"devices":    {"templates/base.html", "templates/partials.html", "templates/devices.html"},
+		"zones":      {"templates/base.html", "templates/partials.html", "templates/zones.html"},
+		"audit":      {"templates/base.html", "templates/partials.html", "templates/audit.html"},
+		"reports":    {"templates/base.html", "templates/partials.html", "templates/reports.html"},
+		"exemptions": {"templates/base.html", "templates/partials.html", "templates/exemptions.html"},
 	}
 	out := make(map[string]*template.Template, len(sets))
 	for name, files := range sets {
@@ -77,14 +80,14 @@ type layout struct {
 	Site   string
 	Notice string
 	Title  string
-	Nav    string // "alerts" | "devices" | "zones" | "audit" | "reports"
+	Nav    string // "alerts" | "devices" | "zones" | "audit" | "reports" | "exemptions"
 	User   string
 	Role   string
 	CSRF   string
 	CanAct bool // may acknowledge and resolve alerts
 	// Navigation links this role may follow (from the route table).
-	NavDevices, NavZones, NavAudit, NavReports bool
-	Back                                       string // this page's URL, for forms that return here
+	NavDevices, NavZones, NavAudit, NavReports, NavExemptions bool
+	Back                                                      string // this page's URL, for forms that return here
 	// ReviewDue is the policy review date when it has passed ("" otherwise): the
 	// banner on every page (SPT-14, OSS-7).
 	ReviewDue string
@@ -96,7 +99,8 @@ func (s *Server) layout(r *http.Request, p principal, nav, title string) layout 
 		User: p.Name, Role: p.Role, CSRF: p.CSRF, CanAct: s.may(p.Role, "POST /alerts/{id}/ack"),
 		NavDevices: s.may(p.Role, "GET /devices"), NavZones: s.may(p.Role, "GET /zones"),
 		NavAudit: s.may(p.Role, "GET /audit"), NavReports: s.may(p.Role, "GET /reports"),
-		Back: r.URL.RequestURI(), ReviewDue: s.reviewOverdue(),
+		NavExemptions: s.may(p.Role, "GET /exemptions"),
+		Back:          r.URL.RequestURI(), ReviewDue: s.reviewOverdue(),
 	}
 }
 

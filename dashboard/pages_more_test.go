@@ -34,10 +34,10 @@ func TestNavigationPerRole(t *testing.T) {
 		user, pw string
 		in, out  []string
 	}{
-		{viewerUser, viewerPass, []string{`href="/alerts"`, `href="/zones"`}, []string{`href="/devices"`, `href="/reports"`, `href="/audit"`}},
-		{sltUser, sltPass, []string{`href="/zones"`, `href="/devices"`, `href="/reports"`}, []string{`href="/audit"`}},
-		{dslUser, dslPassword, []string{`href="/zones"`, `href="/devices"`, `href="/reports"`, `href="/audit"`}, nil},
-		{adminUser, adminPass, []string{`href="/zones"`, `href="/devices"`, `href="/reports"`, `href="/audit"`}, nil},
+		{viewerUser, viewerPass, []string{`href="/alerts"`, `href="/zones"`}, []string{`href="/devices"`, `href="/reports"`, `href="/audit"`, `href="/exemptions"`}},
+		{sltUser, sltPass, []string{`href="/zones"`, `href="/devices"`, `href="/reports"`, `href="/exemptions"`}, []string{`href="/audit"`}},
+		{dslUser, dslPassword, []string{`href="/zones"`, `href="/devices"`, `href="/reports"`, `href="/audit"`, `href="/exemptions"`}, nil},
+		{adminUser, adminPass, []string{`href="/zones"`, `href="/devices"`, `href="/reports"`, `href="/audit"`, `href="/exemptions"`}, nil},
 	} {
 		b := f.newBrowser()
 		b.login(tc.user, tc.pw)

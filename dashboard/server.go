@@ -83,31 +83,36 @@ type Options struct {
 	// not see identifiers (SLT). Give it the reports' secret so that both name a
 	// device alike. Nil: a random per-process key (pseudonyms change on restart).
 	PseudonymSecret []byte
+	// Exemptions is the exemptions register behind /exemptions and
+	// /api/v1/exemptions (cmd implements it over the store). Nil: those answer 503
+	// "The exemptions register is not configured".
+	Exemptions ExemptionsRegister
 }
 
 // Server is the dashboard's HTTP handler and the state it owns: the login throttle and
 // the live event streams. Create it with New; call Close when the HTTP server shuts
 // down so that open event streams end (http.Server.Shutdown does not cancel them).
 type Server struct {
-	store    Store
-	live     Live
-	log      *zap.Logger
-	metrics  http.Handler
-	health   func() (bool, map[string]any)
-	secure   bool
-	site     string
-	siteID   string
-	ttl      time.Duration
-	now      func() time.Time
-	notice   string
-	review   time.Time
-	pages    map[string]*template.Template
-	static   http.Handler
-	throttle *throttle
-	reports  ReportRenderer
-	pseudo   func(mac string) string
-	table    []route
-	allowed  map[string][]string // route pattern → roles, from table
+	store      Store
+	live       Live
+	log        *zap.Logger
+	metrics    http.Handler
+	health     func() (bool, map[string]any)
+	secure     bool
+	site       string
+	siteID     string
+	ttl        time.Duration
+	now        func() time.Time
+	notice     string
+	review     time.Time
+	pages      map[string]*template.Template
+	static     http.Handler
+	throttle   *throttle
+	reports    ReportRenderer
+	exemptions ExemptionsRegister
+	pseudo     func(mac string) string
+	table      []route
+	allowed    map[string][]string // route pattern → roles, from table
 
 	heartbeat time.Duration
 	streams   chan struct{} // semaphore: one slot per open /events stream
@@ -171,6 +176,7 @@ func New(o Options) (*Server, error) {
 	s.static = http.StripPrefix("/static/", http.FileServerFS(static))
 	s.throttle = newThrottle(s.now)
 	s.reports = o.Reports
+	s.exemptions = o.Exemptions
 	secret := o.PseudonymSecret
 	if len(secret) == 0 {
 		secret = make([]byte, 32)
