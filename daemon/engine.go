@@ -132,8 +132,9 @@ type Engine struct {
 	fleetAt     time.Time         // every device has been evaluated at this instant
 	latest      time.Time         // newest observation time seen
 
-	nDevices   atomicInt    // devices in live state (written by the loop)
-	lastObs    atomic.Int64 // unix nanos (wall clock) of the last observation applied
+	nDevices   atomicInt     // devices in live state (written by the loop)
+	ready      chan struct{} // closed once Run has resumed its episodes and runs
+	lastObs    atomic.Int64  // unix nanos (wall clock) of the last observation applied
 	started    atomic.Bool
 	stopped    atomic.Bool
 	storeMu    sync.Mutex // serialises alert state changes from the dashboard
@@ -194,6 +195,7 @@ func New(o Options) (*Engine, error) {
 		reloads:  make(chan Policy),
 		policy:   o.Policy,
 		episodes: map[string]*Alert{},
+		ready:    make(chan struct{}),
 		floods:   map[uint16]*flood{},
 		pending:  map[string]bool{},
 		linkedTo: map[string]linkRecord{},
@@ -204,6 +206,10 @@ func New(o Options) (*Engine, error) {
 	e.broker = newBroker(e.m.EventsDropped.Inc)
 	return e, nil
 }
+
+// Ready is closed once the engine runs (its open episodes resumed): what a
+// service manager's READY should wait for.
+func (e *Engine) Ready() <-chan struct{} { return e.ready }
 
 // Metrics returns the engine's metrics.
 func (e *Engine) Metrics() *Metrics { return e.m }
@@ -218,6 +224,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.resumeEpisodes(ctx); err != nil {
 		return err
 	}
+	close(e.ready)
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 

@@ -84,9 +84,15 @@ func serve(ctx context.Context, o serveOpts) error {
 		}
 		enf = newEnforcer(cfg, o.firewall, known, log.Named("enforce"))
 	}
+	// The exemptions register: stored exemptions apply from the first observation.
+	exemptions := newExemptionsRegister(st, cfg.Policy, o.clock, log.Named("exemptions"))
+	pol, err := exemptions.Policy(ctx)
+	if err != nil {
+		return fmt.Errorf("exemptions register: %w", err)
+	}
 	eng, err = daemon.New(daemon.Options{
 		SiteID:          cfg.School.SiteID,
-		Policy:          cfg.Policy,
+		Policy:          pol,
 		Classify:        cfg.Fingerprints.Classify,
 		Refine:          cfg.Fingerprints.Refine,
 		Store:           st,
@@ -103,6 +109,7 @@ func serve(ctx context.Context, o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	exemptions.attach(eng)
 	if o.onEngine != nil {
 		o.onEngine(eng)
 	}
@@ -116,6 +123,7 @@ func serve(ctx context.Context, o serveOpts) error {
 		PseudonymSecret: secret,
 		Store:           st,
 		Live:            eng,
+		Exemptions:      exemptions,
 		Logger:          log.Named("dashboard"),
 		Metrics:         promhttp.HandlerFor(eng.Metrics().Registry, promhttp.HandlerOpts{}),
 		Health:          eng.Health,
@@ -183,9 +191,14 @@ func serve(ctx context.Context, o serveOpts) error {
 		}
 	}
 	if o.reload != nil {
-		g.Go(func() error { return reloadOnHUP(gctx, o, eng, st) })
+		g.Go(func() error { return reloadOnHUP(gctx, o, eng, st, exemptions) })
 	}
 
+	select { // READY only once the engine really runs
+	case <-eng.Ready():
+	case <-gctx.Done():
+		return g.Wait()
+	}
 	scheme := "http"
 	if tlsOn {
 		scheme = "https"
@@ -207,8 +220,10 @@ func serve(ctx context.Context, o serveOpts) error {
 }
 
 // reloadOnHUP re-reads the configuration on SIGHUP. An invalid file is refused,
-// logged with every error, audited, and the running policy is kept.
-func reloadOnHUP(ctx context.Context, o serveOpts, eng *daemon.Engine, st *store.Store) error {
+// logged with every error, audited, and the running policy is kept. A valid one
+// becomes the exemptions register's base, which reloads the engine with the
+// register's exemptions applied on top.
+func reloadOnHUP(ctx context.Context, o serveOpts, eng *daemon.Engine, st *store.Store, exemptions *exemptionsRegister) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -228,7 +243,7 @@ func reloadOnHUP(ctx context.Context, o serveOpts, eng *daemon.Engine, st *store
 			_ = o.notifier.Ready("reload refused: keeping the last good configuration")
 			continue
 		}
-		if err := eng.Reload(ctx, next.Policy); err != nil {
+		if err := exemptions.rebase(ctx, next.Policy); err != nil {
 			return err
 		}
 		o.log.Info("configuration reloaded", zap.String("file", next.Source))

@@ -711,3 +711,103 @@ func (p *Policy) NextEdge(after time.Time) time.Time {
 	}
 	return best
 }
+
+// WithExemptions returns a copy of p that also holds extra (the runtime exemptions
+// register), appended after the configured ones: where two cover the same device and
+// zone, a configured one is found first. Each is validated as the configuration's
+// are: an ID that is a valid name and not already used, exactly one of MAC or
+// Person, at least one zone (that exists) or zone type, From before Until, a reason
+// from ExemptionReasons, an approver, and clause IDs from the catalogue. A MAC in
+// any common form is stored lower-case colon form. Invalid exemptions are an error
+// naming each by ID; p is never changed.
+func (p *Policy) WithExemptions(extra []Exemption) (*Policy, error) {
+	q := *p
+	q.exemptions = slices.Clone(p.exemptions)
+	used := make(map[string]bool, len(p.exemptions)+len(extra))
+	for i := range p.exemptions {
+		used[p.exemptions[i].ID] = true
+	}
+	var errs []string
+	for i, e := range extra {
+		name := fmt.Sprintf("exemption %q", e.ID)
+		if e.ID == "" {
+			name = fmt.Sprintf("exemption %d (no ID)", i+1)
+		}
+		bad := func(format string, args ...any) {
+			errs = append(errs, name+": "+fmt.Sprintf(format, args...))
+		}
+		n := len(errs)
+		switch {
+		case e.ID == "":
+			bad("an ID is required")
+		case !nameRE.MatchString(e.ID):
+			bad("ID is not a valid name (letters, digits, '.', '_', '-'; up to 64; starting with a letter or digit)")
+		case used[e.ID]:
+			bad("ID is already used")
+		}
+		used[e.ID] = true
+		e.Person = strings.TrimSpace(e.Person)
+		if (e.MAC == "") == (e.Person == "") {
+			bad("give exactly one of mac or person")
+		} else if e.MAC != "" {
+			m, err := NormalizeMAC(e.MAC)
+			if err != nil {
+				bad("mac: %v", err)
+			}
+			e.MAC = m
+		}
+		if len(e.Zones)+len(e.ZoneTypes) == 0 {
+			bad("give the zones or zone types it covers")
+		}
+		for _, z := range e.Zones {
+			if _, ok := p.zoneType[z]; !ok {
+				bad("no zone is named %q", z)
+			}
+		}
+		for _, zt := range e.ZoneTypes {
+			if !slices.Contains(ZoneTypes, zt) {
+				bad("unknown zone type %q (want one of: %s)", zt, strings.Join(ZoneTypes, ", "))
+			}
+		}
+		switch {
+		case e.From.IsZero() || e.Until.IsZero():
+			bad("from and until are required")
+		case !e.Until.After(e.From):
+			bad("until must be after from")
+		}
+		if !slices.Contains(ExemptionReasons, e.Reason) {
+			bad("unknown reason %q (want one of: %s)", e.Reason, strings.Join(ExemptionReasons, ", "))
+		}
+		e.Approver = strings.TrimSpace(e.Approver)
+		if e.Approver == "" {
+			bad("approver must name who approved it")
+		}
+		for _, c := range e.Clauses {
+			if !IsClause(c) {
+				bad("clause %q is not in the clause catalogue (SPT-1..SPT-14, OSS-1, OSS-2.1..OSS-2.4, OSS-3..OSS-8)", c)
+			}
+		}
+		if len(errs) == n {
+			e.Zones = slices.Clone(e.Zones)
+			e.ZoneTypes = slices.Clone(e.ZoneTypes)
+			e.Clauses = slices.Clone(e.Clauses)
+			q.exemptions = append(q.exemptions, e)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("add exemptions: %s", strings.Join(errs, "; "))
+	}
+	q.exByMAC = make(map[string][]int, len(p.exByMAC)+len(extra))
+	q.exByPerson = make(map[string][]int, len(p.exByPerson)+len(extra))
+	for i := range q.exemptions {
+		e := &q.exemptions[i]
+		if e.MAC != "" {
+			q.exByMAC[e.MAC] = append(q.exByMAC[e.MAC], i)
+		} else {
+			k := strings.ToLower(e.Person)
+			q.exByPerson[k] = append(q.exByPerson[k], i)
+		}
+	}
+	q.precomputeExemptions()
+	return &q, nil
+}
