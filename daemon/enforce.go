@@ -29,6 +29,12 @@ type Enforcer interface {
 	Apply(ctx context.Context, blocks []Block) error
 }
 
+// BlockStore keeps the desired set across restarts (adapters/store implements it).
+type BlockStore interface {
+	SaveBlocks(ctx context.Context, blocks []Block) error
+	LoadBlocks(ctx context.Context) ([]Block, error)
+}
+
 // Safety says what is never blocked, whatever a rule says.
 type Safety struct {
 	NeverBlock      map[string]bool // allowlisted MACs
@@ -71,6 +77,7 @@ func (e *Engine) noteBlock(d *Device) {
 		delete(e.blocks, d.MAC)
 		e.blocksDirty = true
 	}
+	delete(e.restored, d.MAC) // decided afresh: no longer a block carried over from before a restart
 }
 
 func sameBlock(a, b Block) bool {
@@ -128,6 +135,50 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		}
 		e.m.EnforceSeconds.Observe(time.Since(start).Seconds())
 		e.m.Blocked.Set(float64(len(pending)))
+		if e.o.BlockStore != nil {
+			if err := e.o.BlockStore.SaveBlocks(ctx, pending); err != nil {
+				e.log.Error("desired blocks not saved (a restart would re-block device by device)", zap.Error(err))
+			}
+		}
 		pending, have = nil, false
+	}
+}
+
+// restoreBlocks loads the desired set saved before a restart (even a kill -9) and
+// publishes it at once, so the firewall keeps blocking while the devices are seen
+// again; a restored block whose device is not seen within AbsentAfter is dropped.
+func (e *Engine) restoreBlocks(ctx context.Context, now time.Time) error {
+	if e.o.BlockStore == nil || e.o.Enforcer == nil {
+		return nil
+	}
+	blocks, err := e.o.BlockStore.LoadBlocks(ctx)
+	if err != nil {
+		return err
+	}
+	for _, b := range blocks {
+		if e.o.Safety.NeverBlock[b.MAC] || !e.o.Safety.ProtectedVLANs[b.VLAN] {
+			continue // the configuration changed while we were down
+		}
+		e.blocks[b.MAC] = b
+		e.restored[b.MAC] = now
+	}
+	e.blocksDirty = true
+	if len(blocks) > 0 {
+		e.log.Info("restored desired blocks from before the restart", zap.Int("blocks", len(e.blocks)))
+	}
+	return nil
+}
+
+// expireRestored drops restored blocks whose device has not been seen again.
+func (e *Engine) expireRestored(now time.Time) {
+	for mac, since := range e.restored {
+		if now.Sub(since) < e.o.AbsentAfter {
+			continue
+		}
+		delete(e.restored, mac)
+		if _, ok := e.blocks[mac]; ok {
+			delete(e.blocks, mac)
+			e.blocksDirty = true
+		}
 	}
 }

@@ -85,3 +85,66 @@ func TestEnforcementDesiredSetAndSafety(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+type memBlocks struct {
+	mu    sync.Mutex
+	saved []Block
+}
+
+func (m *memBlocks) SaveBlocks(_ context.Context, b []Block) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.saved = append([]Block(nil), b...)
+	return nil
+}
+
+func (m *memBlocks) LoadBlocks(context.Context) ([]Block, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Block(nil), m.saved...), nil
+}
+
+// After a restart (even kill -9) the firewall keeps blocking: the saved desired
+// set is applied before the devices are seen again; a block whose device never
+// comes back goes after AbsentAfter.
+func TestBlocksSurviveRestart(t *testing.T) {
+	bs := &memBlocks{saved: []Block{
+		{MAC: "da:a1:19:00:00:31", VLAN: 30, Rule: "pupil-device-beyond-reception"},
+		{MAC: "da:a1:19:00:00:32", VLAN: 99, Rule: "old-rule"}, // VLAN no longer protected
+	}}
+	fw := &fakeEnforcer{}
+	h := start(t, newMemStore(), func(o *Options) {
+		o.Policy = blockPolicy{fakePolicy{edge: at(8, 30)}}
+		o.Enforcer, o.BlockStore = fw, bs
+		o.Safety = Safety{ProtectedVLANs: map[uint16]bool{30: true}}
+		o.AbsentAfter = 30 * time.Minute
+	})
+	set := fw.last(t, 1)
+	if len(set) != 1 || set[0].MAC != "da:a1:19:00:00:31" {
+		t.Fatalf("first desired set after restart %+v, want the saved block on the protected VLAN", set)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		bs.mu.Lock()
+		n := len(bs.saved)
+		bs.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the applied set was not saved back (%d saved)", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.clock.Set(at(8, 45)) // the device never comes back
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		if set := fw.last(t, 2); len(set) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a restored block whose device never came back was not dropped after AbsentAfter")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

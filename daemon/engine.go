@@ -103,6 +103,8 @@ type Options struct {
 	Enforcer Enforcer
 	// Safety says what is never blocked, whatever a rule says.
 	Safety Safety
+	// BlockStore, when set, keeps the desired blocks across restarts.
+	BlockStore BlockStore
 }
 
 // Engine owns the live state. Only its loop goroutine writes; everyone else reads
@@ -127,10 +129,11 @@ type Engine struct {
 	apart       map[string]bool       // "a|b": seen at the same time, never to be linked
 	blocks      map[string]Block      // MAC → the block its decision asks for (desired firewall state)
 	blocksDirty bool
-	desired     chan []Block      // newest desired set, for the reconciler (capacity 1)
-	floods      map[uint16]*flood // per VLAN: new-MAC rate and any open flood episode
-	fleetAt     time.Time         // every device has been evaluated at this instant
-	latest      time.Time         // newest observation time seen
+	restored    map[string]time.Time // blocks carried over from before a restart, not yet re-decided
+	desired     chan []Block         // newest desired set, for the reconciler (capacity 1)
+	floods      map[uint16]*flood    // per VLAN: new-MAC rate and any open flood episode
+	fleetAt     time.Time            // every device has been evaluated at this instant
+	latest      time.Time            // newest observation time seen
 
 	nDevices   atomicInt     // devices in live state (written by the loop)
 	ready      chan struct{} // closed once Run has resumed its episodes and runs
@@ -201,6 +204,7 @@ func New(o Options) (*Engine, error) {
 		linkedTo: map[string]linkRecord{},
 		apart:    map[string]bool{},
 		blocks:   map[string]Block{},
+		restored: map[string]time.Time{},
 		desired:  make(chan []Block, 1),
 	}
 	e.broker = newBroker(e.m.EventsDropped.Inc)
@@ -223,6 +227,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer e.stopped.Store(true)
 	if err := e.resumeEpisodes(ctx); err != nil {
 		return err
+	}
+	if err := e.restoreBlocks(ctx, e.o.Clock.Now()); err != nil {
+		return fmt.Errorf("daemon: restore blocks: %w", err)
 	}
 	close(e.ready)
 	loopCtx, stopLoop := context.WithCancel(ctx)
@@ -336,6 +343,7 @@ func (e *Engine) loop(ctx context.Context) error {
 			stopEdge()
 			e.settle(ctx, e.now())
 			e.ageOut(ctx, e.now())
+			e.expireRestored(e.now())
 		}
 	}
 }

@@ -102,6 +102,7 @@ func serve(ctx context.Context, o serveOpts) error {
 		RoleForIdentity: o.roleFor,
 		Safety:          safety(cfg),
 		Enforcer:        enf,
+		BlockStore:      st,
 		Clock:           o.clock,
 		Logger:          log.Named("engine"),
 		Sources:         o.sources,
