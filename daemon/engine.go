@@ -422,6 +422,9 @@ func (e *Engine) apply(ctx context.Context, o Observation) {
 	if o.At.After(d.LastSeen) {
 		d.LastSeen = o.At
 	}
+	if !(o.Kind == ObsDHCP && o.DHCP != nil && o.DHCP.MessageType == 1) {
+		d.joined = true
+	}
 	signalsChanged := fresh
 	evidenceReplaced := false
 	locationChanged := fresh
@@ -590,6 +593,11 @@ func (e *Engine) decide(ctx context.Context, d *Device, at time.Time) {
 		// DISCOVER before its lease, or a network no zone describes) is not judged.
 		dec = policy.Decision{Action: policy.ActionAllow, Severity: "info", Rule: "unlocated",
 			Reason: fmt.Sprintf("No zone matches this device's network (VLAN %d, address %q): no decision until it is located.", d.VLAN, d.IP)}
+	} else if !d.joined {
+		// Only DHCP DISCOVERs so far: not on the network yet (a phone joining sends
+		// its REQUEST within milliseconds; a starvation tool never does).
+		dec = policy.Decision{Action: policy.ActionAllow, Severity: "info", Rule: "joining",
+			Reason: "Only DHCP DISCOVERs seen: the device has not joined the network yet."}
 	} else {
 		dec = e.policy.Evaluate(policy.Input{
 			MAC: d.MAC, Zone: d.Zone, ZoneType: d.ZoneType, Role: d.Role, Kind: d.Kind, Managed: d.Managed,

@@ -116,6 +116,7 @@ type Device struct {
 
 	fp fingerprint.Profile // the fingerprint's own conclusion, before the register fills gaps
 
+	joined       bool      // seen doing more than a DHCP DISCOVER (a lease, DNS, ARP, an AP)
 	bypassSeen   time.Time // last bypass observation
 	zoneSince    time.Time // when the device entered Zone
 	pendingZone  string    // a zone it seems to have moved to, not yet in effect (dwell)
