@@ -132,8 +132,13 @@ default: {action: allow, message: ok}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	runtime.GC()
-	before := rssMiB(t)
+	heapMiB := func() float64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return float64(m.HeapAlloc) / (1 << 20)
+	}
+	before, heapBefore := rssMiB(t), heapMiB()
 	snd, err := openSender(tx.Path, txIf)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +157,7 @@ default: {action: allow, message: ok}
 			last = p
 		}
 	}
-	after := rssMiB(t)
+	after, heapAfter := rssMiB(t), heapMiB()
 	devices := len(eng.Devices())
 	store.mu.Lock()
 	floods := 0
@@ -164,8 +169,8 @@ default: {action: allow, message: ok}
 	total := len(store.alerts)
 	store.mu.Unlock()
 	st := live.Stats()
-	t.Logf("sent %d DISCOVERs; captured %d observations (kernel drops %d); %d devices tracked; %d alerts (%d flood); RSS %.0f -> %.0f MiB",
-		sent, st.Observations, st.KernelDrops, devices, total, floods, before, after)
+	t.Logf("sent %d DISCOVERs; captured %d observations (kernel drops %d); %d devices tracked; %d alerts (%d flood); RSS %.0f -> %.0f MiB; live heap %.1f -> %.1f MiB",
+		sent, st.Observations, st.KernelDrops, devices, total, floods, before, after, heapBefore, heapAfter)
 	if floods != 1 {
 		t.Errorf("%d dhcp-flood alerts, want exactly 1", floods)
 	}
@@ -175,9 +180,10 @@ default: {action: allow, message: ok}
 	if total > daemon.DefaultFloodRate+10 {
 		t.Errorf("%d alerts: the DSL must not be buried", total)
 	}
-	// The test process also holds the 100,000 prebuilt frames (~35 MiB); what the
-	// flood itself may add is bounded.
-	if after-before > 64 {
-		t.Errorf("RSS grew %.0f MiB during the flood, want <= 64 MiB", after-before)
+	// What the flood leaves behind in the live heap (after a GC) is bounded. RSS is
+	// only logged: the race detector (make test) multiplies it, and the test process
+	// also holds the 100,000 prebuilt frames.
+	if heapAfter > 64 {
+		t.Errorf("live heap %.1f MiB after the flood (state of the whole test process), want <= 64 MiB", heapAfter)
 	}
 }
