@@ -645,7 +645,8 @@ func (e *Engine) open(ctx context.Context, key string, a Alert, at time.Time) *A
 	a.SiteID, a.State, a.OpenedAt = e.o.SiteID, AlertNew, at.UTC()
 	if err := e.o.Store.InsertAlert(ctx, a); err != nil {
 		e.m.StoreErrors.Inc()
-		e.log.Error("alert not stored; will retry", zap.String("mac", a.Device.MAC), zap.String("rule", a.Rule), zap.Error(err))
+		e.log.Error("alert not stored; will retry", zap.String("rule", a.Rule), zap.String("zone", a.Zone), zap.Error(err)) // MACs only at debug
+		e.log.Debug("alert not stored; will retry", zap.String("mac", a.Device.MAC), zap.String("rule", a.Rule))
 		return nil
 	}
 	e.episodes[key] = &a
@@ -744,7 +745,8 @@ func (e *Engine) put(d *Device) {
 	}
 	if err := txn.Insert(tableDevices, d); err != nil {
 		txn.Abort()
-		e.log.Error("live state insert", zap.String("mac", d.MAC), zap.Error(err))
+		e.log.Error("live state insert", zap.Error(err)) // MACs only at debug
+		e.log.Debug("live state insert", zap.String("mac", d.MAC))
 		return
 	}
 	txn.Commit()

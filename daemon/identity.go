@@ -84,7 +84,8 @@ func (e *Engine) tryLink(ctx context.Context, d *Device, o Observation) {
 	}
 	retired := old // the record as it was, to restore should the old MAC turn up again
 	e.linkedTo[old.MAC] = linkRecord{holder: mac, retired: &retired}
-	e.log.Info("private MAC linked to a known device",
+	e.log.Info("private MAC linked to a known device", zap.Float64("confidence", bestScore)) // MACs only at debug
+	e.log.Debug("private MAC linked to a known device",
 		zap.String("mac", mac), zap.String("was", old.MAC), zap.Float64("confidence", bestScore))
 }
 
@@ -118,5 +119,6 @@ func (e *Engine) unlinkIfPresent(mac string, at time.Time) {
 	}
 	restored := cloneDevice(rec.retired)
 	e.put(&restored)
-	e.log.Warn("MAC link undone: both MACs are present", zap.String("mac", rec.holder), zap.String("other", mac), zap.Time("at", at))
+	e.log.Warn("MAC link undone: both MACs are present", zap.Time("at", at)) // MACs only at debug
+	e.log.Debug("MAC link undone: both MACs are present", zap.String("mac", rec.holder), zap.String("other", mac), zap.Time("at", at))
 }

@@ -66,7 +66,9 @@ func (e *Engine) recordStay(ctx context.Context, d *Device, to time.Time) {
 	}
 	v := ZoneVisit{MAC: d.MAC, Zone: d.Zone, From: d.zoneSince, To: to}
 	if err := e.o.History.RecordZoneVisit(ctx, v); err != nil {
-		e.log.Error("zone history not stored", zap.String("mac", d.MAC), zap.String("zone", d.Zone), zap.Error(err))
+		// MACs are personal data: only debug logs name the device.
+		e.log.Error("zone history not stored", zap.String("zone", d.Zone), zap.Error(err))
+		e.log.Debug("zone history not stored", zap.String("mac", d.MAC), zap.String("zone", d.Zone))
 	}
 }
 

@@ -18,6 +18,7 @@ var (
 	actors   = []string{daemon.RoleAdmin, daemon.RoleDSL}                 // change alerts; audit; device history
 	leaders  = []string{daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleSLT} // devices, reports, exemptions register
 	dslAdmin = actors
+	admins   = []string{daemon.RoleAdmin} // user and API token management
 )
 
 // capability is a permission inside a route (what a page shows, which option it accepts).
@@ -30,6 +31,9 @@ const (
 	capIdentifiers capability = iota
 	// capUnmask: download reports with real MACs instead of pseudonyms.
 	capUnmask
+	// capDeliveries: see how an alert's notifications were delivered (channels,
+	// attempts, errors) on its page. Not the viewer's wallboard.
+	capDeliveries
 )
 
 var capabilities = map[capability][]string{
@@ -37,6 +41,7 @@ var capabilities = map[capability][]string{
 	// hostname of the alerting device); it has no devices pages at all.
 	capIdentifiers: {daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleViewer},
 	capUnmask:      {daemon.RoleAdmin, daemon.RoleDSL},
+	capDeliveries:  {daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleSLT},
 }
 
 // routeKind is how a route authenticates.
@@ -82,6 +87,7 @@ func (s *Server) routes() []route {
 		{Pattern: "GET /reports", Kind: kindPage, Roles: leaders, h: s.handleReportsPage},
 		{Pattern: "GET /reports/daily", Kind: kindPage, Roles: leaders, h: s.handleReportDownload},
 		{Pattern: "GET /exemptions", Kind: kindPage, Roles: leaders, h: s.handleExemptionsPage},
+		{Pattern: "GET /users", Kind: kindPage, Roles: admins, h: s.handleUsersPage},
 
 		// State-changing browser forms.
 		{Pattern: "POST /logout", Kind: kindForm, Roles: anyRole, h: s.handleLogout},
@@ -89,6 +95,13 @@ func (s *Server) routes() []route {
 		{Pattern: "POST /alerts/{id}/resolve", Kind: kindForm, Roles: actors, h: s.handleResolveForm},
 		{Pattern: "POST /exemptions", Kind: kindForm, Roles: leaders, h: s.handleGrantExemptionForm},
 		{Pattern: "POST /exemptions/{id}/revoke", Kind: kindForm, Roles: leaders, h: s.handleRevokeExemptionForm},
+		{Pattern: "POST /users", Kind: kindForm, Roles: admins, h: s.handleAddUserForm},
+		{Pattern: "POST /users/{name}/role", Kind: kindForm, Roles: admins, h: s.handleUserRoleForm},
+		{Pattern: "POST /users/{name}/disable", Kind: kindForm, Roles: admins, h: s.handleDisableUserForm},
+		{Pattern: "POST /users/{name}/enable", Kind: kindForm, Roles: admins, h: s.handleEnableUserForm},
+		{Pattern: "POST /users/{name}/password", Kind: kindForm, Roles: admins, h: s.handleResetPasswordForm},
+		{Pattern: "POST /users/tokens", Kind: kindForm, Roles: admins, h: s.handleCreateTokenForm},
+		{Pattern: "POST /users/tokens/{name}/revoke", Kind: kindForm, Roles: admins, h: s.handleRevokeTokenForm},
 
 		// Session or bearer token.
 		{Pattern: "GET /events", Kind: kindAPI, Roles: anyRole, h: s.handleEvents},

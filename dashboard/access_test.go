@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/go-pdf/fpdf"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/hallmonitor/hallmonitor/daemon"
 )
@@ -88,6 +89,19 @@ func newFullFixture(t *testing.T) (*fixture, *fullStore, *fakeReports) {
 		o.Reports = rep
 		o.PseudonymSecret = []byte("test pseudonym secret")
 		o.Exemptions = newRegister(o.Now)
+		st := fs.fakeStore
+		h, err := bcrypt.GenerateFromPassword([]byte(teacherPass), bcrypt.MinCost)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.users[teacherUser] = daemon.User{Name: teacherUser, Role: daemon.RoleViewer, PasswordHash: string(h)}
+		st.tokens[HashToken("tok-old-sheet-0123456789")] = daemon.APIToken{Name: spareToken, Role: daemon.RoleSLT}
+		users := newFakeUsers(st)
+		users.created[teacherUser] = time.Date(2025, 3, 1, 10, 0, 0, 0, time.UTC)
+		o.Users = users
+		o.Deliveries = &fakeDeliveries{by: map[string][]Delivery{alertID: {
+			{Channel: "dsl-email", Kind: "notify", State: "delivered", Attempts: 1, CreatedAt: o.Now()},
+		}}}
 	})
 	return f, fs, rep
 }
@@ -98,6 +112,7 @@ var (
 	rAll     = []string{daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleSLT, daemon.RoleViewer}
 	rLead    = []string{daemon.RoleAdmin, daemon.RoleDSL, daemon.RoleSLT}
 	rDSL     = []string{daemon.RoleAdmin, daemon.RoleDSL}
+	rAdmin   = []string{daemon.RoleAdmin}
 	allRoles = rAll
 )
 
@@ -136,6 +151,15 @@ var designed = map[string]struct {
 	"GET /api/v1/exemptions":              {rLead, http.StatusOK},
 	"POST /api/v1/exemptions":             {rLead, http.StatusCreated},
 	"POST /api/v1/exemptions/{id}/revoke": {rLead, http.StatusOK},
+	// User and API token management: admins only, browser forms only.
+	"GET /users":                       {rAdmin, http.StatusOK},
+	"POST /users":                      {rAdmin, http.StatusSeeOther},
+	"POST /users/{name}/role":          {rAdmin, http.StatusSeeOther},
+	"POST /users/{name}/disable":       {rAdmin, http.StatusSeeOther},
+	"POST /users/{name}/enable":        {rAdmin, http.StatusSeeOther},
+	"POST /users/{name}/password":      {rAdmin, http.StatusSeeOther},
+	"POST /users/tokens":               {rAdmin, http.StatusOK}, // the page showing the new token once
+	"POST /users/tokens/{name}/revoke": {rAdmin, http.StatusSeeOther},
 }
 
 // anonymousRoutes answer without authentication; the status is what any caller gets
@@ -185,6 +209,10 @@ func matrixRequest(pattern, csrf string) (method, path string, body url.Values) 
 		path = strings.ReplaceAll(path, "{id}", exemptionID)
 	}
 	path = strings.ReplaceAll(path, "{id}", alertID)
+	if strings.HasPrefix(path, "/users/tokens/") { // a token no caller signs in with
+		path = strings.ReplaceAll(path, "{name}", spareToken)
+	}
+	path = strings.ReplaceAll(path, "{name}", teacherUser)
 	path = strings.ReplaceAll(path, "{mac}", "da:a1:19:00:00:01")
 	switch path {
 	case "/static/":
@@ -196,8 +224,19 @@ func matrixRequest(pattern, csrf string) (method, path string, body url.Values) 
 	}
 	if method == http.MethodPost && !strings.HasPrefix(path, "/api/") {
 		body = url.Values{csrfField: {csrf}, "note": {"matrix"}, "outcome": {"other"}}
-		if path == "/exemptions" {
+		switch path {
+		case "/exemptions":
 			body = validGrant(csrf)
+		case "/users":
+			body = url.Values{csrfField: {csrf}, "name": {"matrix.user"}, "role": {"viewer"},
+				"password": {"matrix password"}, "password_again": {"matrix password"}}
+		case "/users/tokens":
+			body = url.Values{csrfField: {csrf}, "name": {"matrix-token"}, "role": {"viewer"}}
+		case "/users/teacher/role":
+			body.Set("role", daemon.RoleSLT)
+		case "/users/teacher/password":
+			body.Set("password", "matrix password")
+			body.Set("password_again", "matrix password")
 		}
 	}
 	return method, path, body

@@ -393,7 +393,15 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		TokenHash: HashToken(tok), User: u.Name, CSRF: csrf,
 		CreatedAt: now.UTC(), ExpiresAt: now.Add(s.ttl).UTC(),
 	}
-	if err := s.store.CreateSession(r.Context(), sess); err != nil {
+	err = s.store.CreateSession(r.Context(), sess)
+	if errors.Is(err, daemon.ErrNotFound) { // disabled (or removed) since GetUser: no session
+		s.audit(r.Context(), u.Name, "login.failed", u.Name, "ip="+ip+" account disabled")
+		s.log.Info("login refused: account disabled", zap.String("user", u.Name), zap.String("ip", ip))
+		s.renderLogin(w, r, http.StatusForbidden, name,
+			"This account is disabled. Ask the school's HallMonitor administrator to enable it.")
+		return
+	}
+	if err != nil {
 		s.internalError(w, r, fmt.Errorf("create session: %w", err))
 		return
 	}

@@ -30,6 +30,8 @@ type fakeStore struct {
 	alerts   map[string]daemon.Alert
 	audit    []daemon.AuditEntry
 	filters  []daemon.AlertFilter // every ListAlerts call
+	disabled map[string]bool      // as the real store: no new sessions, old ones hidden
+	login    map[string]time.Time // last login (session start) per user
 }
 
 func newFakeStore() *fakeStore {
@@ -38,6 +40,8 @@ func newFakeStore() *fakeStore {
 		sessions: map[string]daemon.Session{},
 		tokens:   map[string]daemon.APIToken{},
 		alerts:   map[string]daemon.Alert{},
+		disabled: map[string]bool{},
+		login:    map[string]time.Time{},
 	}
 }
 
@@ -77,7 +81,11 @@ func (f *fakeStore) GetUser(_ context.Context, name string) (daemon.User, error)
 func (f *fakeStore) CreateSession(_ context.Context, s daemon.Session) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.disabled[s.User] {
+		return fmt.Errorf("session for %s: %w: the account is disabled", s.User, daemon.ErrNotFound)
+	}
 	f.sessions[s.TokenHash] = s
+	f.login[s.User] = s.CreatedAt
 	return nil
 }
 
@@ -85,8 +93,8 @@ func (f *fakeStore) GetSession(_ context.Context, h string) (daemon.Session, err
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, ok := f.sessions[h]
-	if !ok {
-		return s, fmt.Errorf("session: %w", daemon.ErrNotFound)
+	if !ok || f.disabled[s.User] {
+		return daemon.Session{}, fmt.Errorf("session: %w", daemon.ErrNotFound)
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"sort"
 	"strings"
 	"time"
@@ -36,6 +37,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"counts":     sortedCounts,
 		"extable":    exTableOf,
 		"exrow":      exRowOf,
+		"pathesc":    url.PathEscape,
 	}
 	sets := map[string][]string{
 		"login":      {"templates/login.html", "templates/partials.html"},
@@ -46,6 +48,7 @@ func parsePages() (map[string]*template.Template, error) {
 		"audit":      {"templates/base.html", "templates/partials.html", "templates/audit.html"},
 		"reports":    {"templates/base.html", "templates/partials.html", "templates/reports.html"},
 		"exemptions": {"templates/base.html", "templates/partials.html", "templates/exemptions.html"},
+		"users":      {"templates/base.html", "templates/partials.html", "templates/users.html"},
 	}
 	out := make(map[string]*template.Template, len(sets))
 	for name, files := range sets {
@@ -80,14 +83,14 @@ type layout struct {
 	Site   string
 	Notice string
 	Title  string
-	Nav    string // "alerts" | "devices" | "zones" | "audit" | "reports" | "exemptions"
+	Nav    string // "alerts" | "devices" | "zones" | "audit" | "reports" | "exemptions" | "users"
 	User   string
 	Role   string
 	CSRF   string
 	CanAct bool // may acknowledge and resolve alerts
 	// Navigation links this role may follow (from the route table).
-	NavDevices, NavZones, NavAudit, NavReports, NavExemptions bool
-	Back                                                      string // this page's URL, for forms that return here
+	NavDevices, NavZones, NavAudit, NavReports, NavExemptions, NavUsers bool
+	Back                                                                string // this page's URL, for forms that return here
 	// ReviewDue is the policy review date when it has passed ("" otherwise): the
 	// banner on every page (SPT-14, OSS-7).
 	ReviewDue string
@@ -99,8 +102,8 @@ func (s *Server) layout(r *http.Request, p principal, nav, title string) layout 
 		User: p.Name, Role: p.Role, CSRF: p.CSRF, CanAct: s.may(p.Role, "POST /alerts/{id}/ack"),
 		NavDevices: s.may(p.Role, "GET /devices"), NavZones: s.may(p.Role, "GET /zones"),
 		NavAudit: s.may(p.Role, "GET /audit"), NavReports: s.may(p.Role, "GET /reports"),
-		NavExemptions: s.may(p.Role, "GET /exemptions"),
-		Back:          r.URL.RequestURI(), ReviewDue: s.reviewOverdue(),
+		NavExemptions: s.may(p.Role, "GET /exemptions"), NavUsers: s.may(p.Role, "GET /users"),
+		Back: r.URL.RequestURI(), ReviewDue: s.reviewOverdue(),
 	}
 }
 

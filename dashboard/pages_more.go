@@ -46,6 +46,11 @@ type alertView struct {
 	Masked    bool // identifiers and evidence hidden for this role
 	History   []historyItem
 	Outcomes  []daemon.Outcome
+	// Notification delivery per channel (roles with capDeliveries).
+	ShowDeliveries bool
+	DeliveriesOK   bool   // Options.Deliveries is set
+	DeliveriesErr  string // reading them failed: the page still shows the rest
+	Deliveries     []Delivery
 }
 
 func outcomeLabel(v string) string {
@@ -109,6 +114,15 @@ func (s *Server) handleAlertPage(w http.ResponseWriter, r *http.Request, p princ
 			v.Evidence = d.Evidence
 			break
 		}
+	}
+	if v.ShowDeliveries = can(p.Role, capDeliveries); v.ShowDeliveries && s.deliveries != nil {
+		v.DeliveriesOK = true
+		ds, err := s.deliveries.Deliveries(r.Context(), a.ID)
+		if err != nil {
+			s.log.Error("alert deliveries", zap.String("id", a.ID), zap.Error(err))
+			v.DeliveriesErr = "The delivery status could not be read just now; reload to try again."
+		}
+		v.Deliveries = ds
 	}
 	v.A = s.maskAlert(p, a)
 	v.Back = "/alerts/" + a.ID

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"io"
 	"time"
 
@@ -13,8 +14,12 @@ type Store interface {
 	ListAlerts(ctx context.Context, f daemon.AlertFilter) ([]daemon.Alert, error)
 	GetAlert(ctx context.Context, id string) (daemon.Alert, error)
 	GetUser(ctx context.Context, name string) (daemon.User, error) // wraps daemon.ErrNotFound
+	// CreateSession wraps daemon.ErrNotFound when the user is missing or disabled:
+	// a disabled account cannot sign in.
 	CreateSession(ctx context.Context, s daemon.Session) error
-	GetSession(ctx context.Context, tokenHash string) (daemon.Session, error) // wraps daemon.ErrNotFound
+	// GetSession wraps daemon.ErrNotFound when there is no such session or its user
+	// is disabled.
+	GetSession(ctx context.Context, tokenHash string) (daemon.Session, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 	LookupAPIToken(ctx context.Context, tokenHash string) (daemon.APIToken, error) // wraps daemon.ErrNotFound
 	AppendAudit(ctx context.Context, e daemon.AuditEntry) error
@@ -63,4 +68,66 @@ type ExemptionsRegister interface {
 	// with its audit entry and applies it; the returned value has ID and CreatedAt.
 	GrantExemption(ctx context.Context, e daemon.Exemption, actor string) (daemon.Exemption, error)
 	RevokeExemption(ctx context.Context, id, actor, note string) error // wraps daemon.ErrNotFound
+}
+
+// ErrRefused marks a change the users register refuses for a reason the admin
+// can act on (the last enabled admin, the admin's own account, a name already
+// taken): /users shows its message (400) instead of an internal error.
+var ErrRefused = errors.New("refused")
+
+// UserAccount is one dashboard account as /users lists it (no password hash).
+type UserAccount struct {
+	Name      string
+	Role      string
+	CreatedAt time.Time
+	LastLogin *time.Time // nil: never signed in, or not recorded
+	Disabled  bool
+}
+
+// APITokenInfo is one integration's API token as /users lists it: never the
+// token or its hash.
+type APITokenInfo struct {
+	Name      string
+	Role      string
+	CreatedAt time.Time
+}
+
+// UsersRegister is the account register behind /users (optional Options field;
+// cmd implements it over the store). Every change is audited (actor, before,
+// after) in the same transaction as the change. Unknown names wrap
+// daemon.ErrNotFound; refusals the admin can act on wrap ErrRefused. The register
+// itself refuses to disable or demote the actor's own account and the last
+// enabled admin. The dashboard hashes passwords and tokens: the register never
+// sees a secret.
+type UsersRegister interface {
+	ListUsers(ctx context.Context) ([]UserAccount, error) // by name, disabled included
+	CreateUser(ctx context.Context, u daemon.User, actor string) error
+	SetUserRole(ctx context.Context, name, role, actor string) error
+	// SetUserDisabled disables (true) or enables an account; disabling deletes its sessions.
+	SetUserDisabled(ctx context.Context, name string, disabled bool, actor string) error
+	// ResetPassword stores a new bcrypt hash and ends the user's sessions.
+	ResetPassword(ctx context.Context, name, passwordHash, actor string) error
+	ListAPITokens(ctx context.Context) ([]APITokenInfo, error) // by name
+	CreateAPIToken(ctx context.Context, t daemon.APIToken, actor string) error
+	RevokeAPIToken(ctx context.Context, name, actor string) error
+}
+
+// Delivery is one notification of an alert on one channel, as the alert page
+// shows it.
+type Delivery struct {
+	Channel     string
+	Kind        string // "notify" | "escalate"
+	State       string // "pending" | "delivered" | "failed" | "suppressed"
+	Attempts    int
+	LastError   string // or, when suppressed, why
+	CreatedAt   time.Time
+	NextAttempt time.Time  // for pending deliveries
+	DeliveredAt *time.Time // nil until delivered
+}
+
+// DeliveryStatus is the optional part behind the alert page's delivery status
+// (cmd implements it over the store's outbox): every delivery of the alert,
+// oldest first.
+type DeliveryStatus interface {
+	Deliveries(ctx context.Context, alertID string) ([]Delivery, error)
 }

@@ -87,6 +87,12 @@ type Options struct {
 	// /api/v1/exemptions (cmd implements it over the store). Nil: those answer 503
 	// "The exemptions register is not configured".
 	Exemptions ExemptionsRegister
+	// Users is the account register behind /users (admins only; cmd implements it
+	// over the store). Nil: /users answers 503 "User management is not configured".
+	Users UsersRegister
+	// Deliveries reports each alert's notification deliveries on its page. Nil:
+	// the alert page says delivery status is not available.
+	Deliveries DeliveryStatus
 }
 
 // Server is the dashboard's HTTP handler and the state it owns: the login throttle and
@@ -110,6 +116,8 @@ type Server struct {
 	throttle   *throttle
 	reports    ReportRenderer
 	exemptions ExemptionsRegister
+	users      UsersRegister
+	deliveries DeliveryStatus
 	pseudo     func(mac string) string
 	table      []route
 	allowed    map[string][]string // route pattern → roles, from table
@@ -177,6 +185,8 @@ func New(o Options) (*Server, error) {
 	s.throttle = newThrottle(s.now)
 	s.reports = o.Reports
 	s.exemptions = o.Exemptions
+	s.users = o.Users
+	s.deliveries = o.Deliveries
 	secret := o.PseudonymSecret
 	if len(secret) == 0 {
 		secret = make([]byte, 32)

@@ -15,13 +15,13 @@ func (s *Store) RecordZoneVisit(ctx context.Context, v daemon.ZoneVisit) error {
 		return fmt.Errorf("store: zone visit needs a MAC and a zone")
 	}
 	if !validTime(v.From) || !validTime(v.To) || v.To.Before(v.From) {
-		return fmt.Errorf("store: zone visit %s in %s: bad interval %v..%v", v.MAC, v.Zone, v.From, v.To)
+		return fmt.Errorf("store: zone visit in %s: bad interval %v..%v", v.Zone, v.From, v.To) // no MAC: errors reach logs
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO zone_history (site_id, mac, zone, from_at, to_at) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (site_id, mac, from_at) DO UPDATE SET zone = excluded.zone, to_at = excluded.to_at`,
 		s.siteID, v.MAC, v.Zone, nanos(v.From), nanos(v.To))
 	if err != nil {
-		return fmt.Errorf("store: zone visit %s in %s: %w", v.MAC, v.Zone, err)
+		return fmt.Errorf("store: zone visit in %s: %w", v.Zone, err)
 	}
 	return nil
 }

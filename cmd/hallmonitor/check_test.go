@@ -38,7 +38,8 @@ func TestCheck(t *testing.T) {
 		{"every error, one per line", []string{"--config", "../../daemon/config/testdata/bad.yaml"}, 1, "", []string{
 			`../../daemon/config/testdata/bad.yaml:6:11: timezone: unknown time zone "Europe/Londn"`,
 			`../../daemon/config/testdata/bad.yaml:60:1: configuration: unknown key "colour"`,
-		}, 19},
+			`../../daemon/config/testdata/bad.yaml:62:13: reports daily_at: "16.00": want a 24-hour time HH:MM`,
+		}, 23},
 		{"missing file", []string{"--config", "/nonexistent/hm.yaml"}, 1, "", []string{"read config: open /nonexistent/hm.yaml: no such file or directory"}, 1},
 		{"stray argument", []string{"hm.yaml"}, 2, "", []string{`unexpected argument "hm.yaml"`}, -1},
 		{"unknown flag", []string{"--conifg", "x"}, 2, "", []string{"flag provided but not defined: -conifg"}, -1},

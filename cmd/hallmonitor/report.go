@@ -21,7 +21,7 @@ import (
 )
 
 func init() {
-	register("report", "the SLT's daily zone-compliance report (HTML, CSV or PDF) from the store", runReport)
+	register("report", "the SLT's daily zone-compliance report (HTML, CSV or PDF); report termly: the governors' summary", runReport)
 }
 
 // reportLookback is how far before the day alerts are read, so an episode that
@@ -40,6 +40,9 @@ type reportOptions struct {
 }
 
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "termly" {
+		return runTermly(ctx, args[1:], stdout, stderr)
+	}
 	fs := newFlags("report", "--config FILE --day YYYY-MM-DD [--format html|csv|pdf] [--out FILE] [--unmask] [--reveal PSEUDONYM]", stdout, stderr)
 	cfgPath := fs.String("config", defaultConfigPath, "configuration file (storage.data_dir, zones, schedules, calendar)")
 	dayStr := fs.String("day", "", "the school day to report, YYYY-MM-DD in the school's time zone (default: today)")

@@ -125,6 +125,8 @@ func serve(ctx context.Context, o serveOpts) error {
 		Store:           st,
 		Live:            eng,
 		Exemptions:      exemptions,
+		Users:           usersAdmin{st},      // /users: accounts and API tokens
+		Deliveries:      alertDeliveries{st}, // delivery status on the alert page
 		Logger:          log.Named("dashboard"),
 		Metrics:         promhttp.HandlerFor(eng.Metrics().Registry, promhttp.HandlerOpts{}),
 		Health:          eng.Health,
@@ -154,6 +156,10 @@ func serve(ctx context.Context, o serveOpts) error {
 	}
 	srv.RegisterOnShutdown(dash.Close) // Shutdown does not end open event streams by itself
 
+	mailer, err := newReportMailer(cfg, st, o.clock, log.Named("reports")) // reports: e-mailed at daily_at
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error {
@@ -177,6 +183,9 @@ func serve(ctx context.Context, o serveOpts) error {
 		return srv.Shutdown(sctx)
 	})
 	g.Go(func() error { return housekeeping(gctx, st, cfg, log) })
+	if mailer != nil {
+		g.Go(func() error { return mailer.Run(gctx) })
+	}
 	for _, run := range o.services {
 		g.Go(func() error { return run(gctx) })
 	}
@@ -273,6 +282,11 @@ func housekeeping(ctx context.Context, st *store.Store, cfg *config.Config, log 
 				log.Error("retention purge failed", zap.Error(err))
 			} else if n > 0 {
 				log.Info("retention purge", zap.Int("alerts_removed", n), zap.Duration("retention", cfg.Storage.Retention))
+			}
+		}
+		if r := cfg.Storage.SightingsRetention; r > 0 {
+			if _, err := st.PurgeSightings(ctx, now.Add(-r)); err != nil {
+				log.Error("zone history purge failed", zap.Error(err))
 			}
 		}
 		if _, err := st.DeleteExpiredSessions(ctx, now); err != nil {

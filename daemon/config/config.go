@@ -40,6 +40,10 @@ const (
 	DefaultLogFormat  = "auto"
 )
 
+// DefaultSightingsRetention bounds zone history (where each device was, when):
+// finer-grained personal data than alerts, kept for less time.
+const DefaultSightingsRetention = 30 * 24 * time.Hour
+
 // DefaultMaxBlockShare is the safety valve: never block more than this share of
 // a VLAN's devices in one change.
 const DefaultMaxBlockShare = 0.3
@@ -65,6 +69,7 @@ type Config struct {
 	Feeds       Feeds
 	Bypass      Bypass
 	DNSGuard    *DNSGuard // nil when not configured
+	Reports     *Reports  // nil when reports are not e-mailed
 	// Fingerprints classifies with the built-in signatures plus any external
 	// databases named in fingerprints.external.
 	Fingerprints *fingerprint.Engine
@@ -86,6 +91,10 @@ type School struct {
 // Interface is a network interface the daemon captures on.
 type Interface struct {
 	Name string
+	// VLAN is the VLAN the interface carries untagged (a sub-interface such as
+	// eth1.30, whose tags the kernel removes, or a per-VLAN bridge): frames
+	// without an 802.1Q tag on it count as this VLAN. 0: a trunk, or no VLANs.
+	VLAN uint16
 }
 
 // Enforcement says whether block decisions reach the firewall.
@@ -133,7 +142,9 @@ type Dashboard struct {
 // Storage configures the database.
 type Storage struct {
 	DataDir   string
-	Retention time.Duration
+	Retention time.Duration // alerts (the audit log and exemptions are never purged)
+	// SightingsRetention bounds zone history; never longer than Retention.
+	SightingsRetention time.Duration
 }
 
 // Logging configures the daemon's logs.
@@ -237,7 +248,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		Enforcement: Enforcement{Mode: DefaultMode, Backend: "auto", MaxBlockShare: DefaultMaxBlockShare},
 		Alerting:    Alerting{Throttle: DefaultThrottle},
 		Dashboard:   Dashboard{Listen: DefaultListen, SessionTTL: DefaultSessionTTL},
-		Storage:     Storage{DataDir: DefaultDataDir, Retention: DefaultRetention},
+		Storage:     Storage{DataDir: DefaultDataDir, Retention: DefaultRetention, SightingsRetention: DefaultSightingsRetention},
 		Logging:     Logging{Level: DefaultLogLevel, Format: DefaultLogFormat},
 		Location:    Location{Dwell: DefaultDwell, APFresh: DefaultAPFresh},
 	}
@@ -247,6 +258,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 	}
 	secs := policy.Sections{}
 	var schoolNode, tzNode, importNode *yaml.Node
+	var reportsAt reportsNodes
 	fields := yamlstrict.Fields{
 		"school":          func(v *yaml.Node) { schoolNode = v },
 		"timezone":        func(v *yaml.Node) { tzNode = v },
@@ -262,6 +274,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		"dnsguard":        func(v *yaml.Node) { c.DNSGuard = &DNSGuard{}; dnsGuard(&d, v, c.DNSGuard) },
 		"fingerprints":    func(v *yaml.Node) { c.Fingerprints = fingerprints(&d, v, read) },
 		"register_import": func(v *yaml.Node) { importNode = v },
+		"reports":         func(v *yaml.Node) { c.Reports, reportsAt = reportsSection(&d, v) },
 	}
 	for _, k := range policy.SectionKeys {
 		fields[k] = func(v *yaml.Node) { secs[k] = v }
@@ -289,6 +302,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 		c.reviewPos = school(&d, schoolNode, &c.School, loc)
 	}
 	c.Policy = policy.DecodeWithFiles(&d, secs, loc, read)
+	reportsCheck(&d, c.Reports, reportsAt, c.Alerting, c.Policy)
 	var imported []policy.RegisterEntry
 	if importNode != nil {
 		imported, c.importWarnings = registerImport(&d, importNode, read)
@@ -398,6 +412,20 @@ func (c *Config) ReviewOverdue(now time.Time) bool {
 
 var ifnameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,14}$`)
 
+// vlanID reads a VLAN ID (1-4094).
+func vlanID(d *yamlstrict.Decoder, n *yaml.Node, what string) (uint16, bool) {
+	s, ok := d.Scalar(n, what)
+	if !ok {
+		return 0, false
+	}
+	var id int
+	if _, err := fmt.Sscanf(s.Value, "%d", &id); err != nil || id < 1 || id > 4094 || fmt.Sprint(id) != s.Value {
+		d.Errorf(s, "%s: %q is not a VLAN ID (1-4094)", what, s.Value)
+		return 0, false
+	}
+	return uint16(id), true
+}
+
 func interfaces(d *yamlstrict.Decoder, n *yaml.Node) []Interface {
 	var out []Interface
 	d.Seq(n, "interfaces", func(it *yaml.Node) {
@@ -416,12 +444,17 @@ func interfaces(d *yamlstrict.Decoder, n *yaml.Node) []Interface {
 				}
 				ifc.Name = s.Value
 			},
+			"vlan": func(v *yaml.Node) {
+				if id, ok := vlanID(d, v, "interface vlan"); ok {
+					ifc.VLAN = id
+				}
+			},
 		})
 		d.Require(it, seen, "interface", "name")
 		if ifc.Name == "" {
 			return
 		}
-		if slices.Contains(out, ifc) {
+		if slices.ContainsFunc(out, func(o Interface) bool { return o.Name == ifc.Name }) {
 			d.Errorf(nameNode, "interface %q is listed twice", ifc.Name)
 			return
 		}
@@ -462,13 +495,8 @@ func enforcement(d *yamlstrict.Decoder, n *yaml.Node, e *Enforcement) {
 				var p Protected
 				seen := d.Mapping(item, "protected VLAN", yamlstrict.Fields{
 					"vlan": func(x *yaml.Node) {
-						if s, ok := d.Scalar(x, "protected vlan"); ok {
-							var n int
-							if _, err := fmt.Sscanf(s.Value, "%d", &n); err != nil || n < 1 || n > 4094 || fmt.Sprint(n) != s.Value {
-								d.Errorf(s, "protected vlan: %q is not a VLAN ID (1-4094)", s.Value)
-								return
-							}
-							p.VLAN = uint16(n)
+						if id, ok := vlanID(d, x, "protected vlan"); ok {
+							p.VLAN = id
 						}
 					},
 					"interface": func(x *yaml.Node) {
@@ -598,6 +626,7 @@ func path(d *yamlstrict.Decoder, n *yaml.Node, what string) string {
 }
 
 func storage(d *yamlstrict.Decoder, n *yaml.Node, s *Storage) {
+	var sightingsNode *yaml.Node
 	d.Mapping(n, "storage", yamlstrict.Fields{
 		"data_dir": func(v *yaml.Node) {
 			if p := path(d, v, "storage data_dir"); p != "" {
@@ -613,7 +642,32 @@ func storage(d *yamlstrict.Decoder, n *yaml.Node, s *Storage) {
 				s.Retention = t
 			}
 		},
+		"sightings_retention": func(v *yaml.Node) {
+			if t, ok := d.Duration(v, "storage sightings_retention"); ok {
+				if t < 24*time.Hour {
+					d.Errorf(v, "storage sightings_retention: must be at least 1d")
+					return
+				}
+				sightingsNode, s.SightingsRetention = v, t
+			}
+		},
 	})
+	switch {
+	case sightingsNode == nil:
+		// The default never outlives the alerts' retention.
+		s.SightingsRetention = min(DefaultSightingsRetention, s.Retention)
+	case s.SightingsRetention > s.Retention:
+		d.Errorf(sightingsNode, "storage sightings_retention: %s is longer than retention (%s): zone history is not kept longer than alerts",
+			sightingsNode.Value, days(s.Retention))
+	}
+}
+
+// days prints a duration in days when it is whole days ("90d"), else as Go does.
+func days(t time.Duration) string {
+	if t%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", t/(24*time.Hour))
+	}
+	return t.String()
 }
 
 func logging(d *yamlstrict.Decoder, n *yaml.Node, l *Logging) {

@@ -113,7 +113,7 @@ func TestDefaults(t *testing.T) {
 		Timezone:  "Europe/London",
 		Alerting:  config.Alerting{Throttle: 10 * time.Minute},
 		Dashboard: config.Dashboard{Listen: "127.0.0.1:8080", SessionTTL: 12 * time.Hour},
-		Storage:   config.Storage{DataDir: "/var/lib/hallmonitor", Retention: 90 * 24 * time.Hour},
+		Storage:   config.Storage{DataDir: "/var/lib/hallmonitor", Retention: 90 * 24 * time.Hour, SightingsRetention: 30 * 24 * time.Hour},
 		Logging:   config.Logging{Level: "info", Format: "auto"},
 	}
 	// Safe by default: monitor only, nothing protected, the 30 % safety valve.
@@ -126,6 +126,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.Policy.Location().String() != "Europe/London" {
 		t.Errorf("location = %v", c.Policy.Location())
+	}
+	if c.Reports != nil {
+		t.Errorf("reports = %+v; without a reports section nothing is e-mailed", c.Reports)
 	}
 }
 
