@@ -21,41 +21,11 @@ import (
 	"github.com/hallmonitor/hallmonitor/daemon"
 )
 
-// startBrowser starts headless Chromium for the test and kills it in t.Cleanup. The
+// startBrowser starts headless Chromium for the test (lab.StartBrowser). The
 // browser only ever visits the httptest server on 127.0.0.1.
 func startBrowser(t *testing.T) context.Context {
 	t.Helper()
-	exec := lab.RequireTools(t, "chromium")[0]
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exec),
-		chromedp.Headless,
-		chromedp.NoSandbox, // we run as root in the lab container
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-domain-reliability", true),
-		chromedp.Flag("no-proxy-server", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	// Every browser step below is bounded; this bounds the whole browser's life too.
-	life, cancelLife := context.WithTimeout(context.Background(), 2*time.Minute)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(life, opts...)
-	ctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		cancelBrowser()
-		cancelAlloc() // kills the browser process and waits for it
-		cancelLife()
-	})
-	// The first Do starts the browser and opens a tab; its context must live as long
-	// as the browser (a cancelled first context closes it), so the bound is life's.
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
+	return lab.StartBrowser(t)
 }
 
 // step runs browser actions bounded by d.
