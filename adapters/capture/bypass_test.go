@@ -11,7 +11,6 @@ import (
 
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
-	"golang.org/x/net/bpf"
 
 	"github.com/hallmonitor/hallmonitor/daemon"
 )
@@ -408,25 +407,8 @@ func TestPublicResolvers(t *testing.T) {
 // detector reports passes, with everything Filter passes; bulk TCP and QUIC
 // stay in the kernel. Filter (detection off) passes none of the bypass frames.
 func TestBypassFilter(t *testing.T) {
-	vm := func(raw []bpf.RawInstruction, err error) *bpf.VM {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ins, ok := bpf.Disassemble(raw)
-		if !ok {
-			t.Fatal("filter does not disassemble")
-		}
-		v, err := bpf.NewVM(ins)
-		if err != nil {
-			t.Fatalf("filter rejected by the BPF verifier model: %v", err)
-		}
-		return v
-	}
-	wide, narrow := vm(BypassFilter()), vm(Filter())
-	untag := func(f []byte) []byte { // as seen with VLAN offload: the tag removed
-		return append(append(slices.Clone(f[:12]), f[16:18]...), f[18:]...)
-	}
+	wide, narrow := filterVM(t, BypassFilter), filterVM(t, Filter)
+	untag := func(f []byte) []byte { return retag(f) } // as seen with VLAN offload: the tag removed
 	m := openVPNResetMsg(7)
 	tests := []struct {
 		name   string
@@ -457,17 +439,18 @@ func TestBypassFilter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		f := untag(tt.frame)
-		if tt.name == "dhcp discover" || tt.name == "arp" {
-			f = tt.frame // already untagged
-		}
-		nw, err := wide.Run(f)
-		if err != nil {
-			t.Fatalf("%s: %v", tt.name, err)
-		}
-		nn, _ := narrow.Run(f)
-		wantWide, wantNarrow := tt.accept || tt.bypass, tt.accept
-		if (nw > 0) != wantWide || (nn > 0) != wantNarrow {
-			t.Errorf("%s: BypassFilter accepts %v (want %v), Filter accepts %v (want %v)", tt.name, nw > 0, wantWide, nn > 0, wantNarrow)
+		// untagged (VLAN offload), still tagged, QinQ; three tags are dropped
+		for _, v := range tagVariants {
+			tf := retag(f, v.tpids...)
+			nw, err := wide.Run(tf)
+			if err != nil {
+				t.Fatalf("%s, %s: %v", tt.name, v.name, err)
+			}
+			nn, _ := narrow.Run(tf)
+			wantWide, wantNarrow := (tt.accept || tt.bypass) && !v.deep, tt.accept && !v.deep
+			if (nw > 0) != wantWide || (nn > 0) != wantNarrow {
+				t.Errorf("%s, %s: BypassFilter accepts %v (want %v), Filter accepts %v (want %v)", tt.name, v.name, nw > 0, wantWide, nn > 0, wantNarrow)
+			}
 		}
 		// and the untagged frame still decodes to the same finding
 		if tt.bypass && tt.name != "any syn (ports are judged in user space)" {

@@ -18,9 +18,10 @@ type labelled struct {
 }
 
 // Filter returns the classic BPF program Live attaches to its sockets: it
-// accepts ARP, 802.1Q/802.1ad-tagged frames (decoded in user space), IPv4 UDP
-// (unfragmented or first fragment) and IPv6 UDP to or from filterPorts, and
-// ICMPv6. Frames whose tag the kernel strips (VLAN offload) are seen untagged.
+// accepts ARP, IPv4 UDP (unfragmented or first fragment) and IPv6 UDP to or
+// from filterPorts, and ICMPv6, untagged or inside up to maxFilterTags VLAN
+// tags (802.1Q, 802.1ad, 0x9100); other tagged traffic stays in the kernel.
+// Frames whose tag the kernel strips (VLAN offload) are seen untagged.
 func Filter() ([]bpf.RawInstruction, error) { return filterProgram(false) }
 
 // BypassFilter is Filter plus what filter-bypass detection needs (Live.Bypass,
@@ -30,102 +31,27 @@ func Filter() ([]bpf.RawInstruction, error) { return filterProgram(false) }
 // payload byte has the QUIC long-header bit (handshake packets only, not the
 // bulk of a QUIC connection); and UDP datagrams of WireGuard's handshake
 // initiation shape (148 bytes starting 01 00 00 00) to any port. IPv4 and IPv6
-// (no extension headers) alike.
+// (no extension headers) alike, untagged or tagged as for Filter.
 func BypassFilter() ([]bpf.RawInstruction, error) { return filterProgram(true) }
 
 // Ports the bypass filter passes UDP to without looking further (the decoder
 // checks the IKE or OpenVPN header).
 var bypassUDPPorts = []uint32{500, 4500, 1194}
 
+// maxFilterTags is how many stacked VLAN tags the filter looks inside: one
+// 802.1Q tag (a trunk port, or a frame whose tag the NIC did not strip) and an
+// 802.1ad outer tag around it (QinQ). Frames with more tags are dropped.
+const maxFilterTags = 2
+
+// vlanTPIDs are the tag protocol identifiers the filter (like the decoder)
+// steps over: 802.1Q, 802.1ad and the pre-standard 0x9100.
+var vlanTPIDs = []uint32{etherTypeDot1Q, etherTypeQinQ, etherTypeQinQOld}
+
 func filterProgram(bypass bool) ([]bpf.RawInstruction, error) {
-	const accept, reject = "accept", "reject"
-	jeq := func(v uint32, jt, jf string) labelled {
-		return labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: jt, jf: jf}
+	var prog []labelled
+	for tags := 0; tags <= maxFilterTags; tags++ {
+		prog = append(prog, filterBody(bypass, tags)...)
 	}
-	prog := []labelled{
-		{ins: bpf.LoadAbsolute{Off: 12, Size: 2}}, // EtherType
-		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0806}, jt: accept},
-		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x8100}, jt: accept},
-		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x88a8}, jt: accept},
-		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x86dd}, jt: "ipv6"},
-		{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 0x0800}, jf: reject},
-		// IPv4
-		{ins: bpf.LoadAbsolute{Off: 23, Size: 1}}, // protocol
-	}
-	if bypass {
-		prog = append(prog, jeq(6, "tcp4", ""))
-	}
-	prog = append(prog,
-		labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17}, jf: reject},
-		labelled{ins: bpf.LoadAbsolute{Off: 20, Size: 2}}, // flags + fragment offset
-		labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff}, jt: reject},
-		labelled{ins: bpf.LoadMemShift{Off: 14}},          // X = IPv4 header length
-		labelled{ins: bpf.LoadIndirect{Off: 14, Size: 2}}, // UDP source port
-	)
-	prog = append(prog, portChecks("", accept, "dport4")...)
-	prog = append(prog,
-		labelled{label: "dport4", ins: bpf.LoadIndirect{Off: 16, Size: 2}},
-	)
-	if !bypass {
-		prog = append(prog, portChecks("", accept, reject)...)
-	} else {
-		prog = append(prog, portChecks("", accept, "bp4")...)
-		// A is the UDP destination port; X the IPv4 header length.
-		prog = append(prog, bypassUDP("bp4", "quic4", "wg4", accept)...)
-		prog = append(prog,
-			labelled{label: "wg4", ins: bpf.LoadIndirect{Off: 14 + 4, Size: 2}}, // UDP length
-			jeq(8+148, "", reject),
-			labelled{ins: bpf.LoadIndirect{Off: 14 + 8, Size: 4}},
-			jeq(0x01000000, accept, reject),
-			labelled{label: "quic4", ins: bpf.LoadIndirect{Off: 14 + 8, Size: 1}},
-			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x80}, jt: accept, jf: reject},
-			labelled{label: "tcp4", ins: bpf.LoadAbsolute{Off: 20, Size: 2}},
-			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff}, jt: reject},
-			labelled{ins: bpf.LoadMemShift{Off: 14}},
-			labelled{ins: bpf.LoadIndirect{Off: 14 + 13, Size: 1}}, // TCP flags
-			labelled{ins: bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x12}},
-			jeq(0x02, accept, ""), // SYN without ACK
-			labelled{ins: bpf.LoadIndirect{Off: 14 + 2, Size: 2}},
-			jeq(1194, accept, reject),
-		)
-	}
-	prog = append(prog,
-		// IPv6 (no extension headers: DHCPv6, DNS and ND are sent without them)
-		labelled{label: "ipv6", ins: bpf.LoadAbsolute{Off: 20, Size: 1}}, // next header
-		labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 58}, jt: accept},
-	)
-	if bypass {
-		prog = append(prog, jeq(6, "tcp6", ""))
-	}
-	prog = append(prog,
-		labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: 17}, jf: reject},
-		labelled{ins: bpf.LoadAbsolute{Off: 54, Size: 2}},
-	)
-	prog = append(prog, portChecks("", accept, "dport6")...)
-	prog = append(prog, labelled{label: "dport6", ins: bpf.LoadAbsolute{Off: 56, Size: 2}})
-	if !bypass {
-		prog = append(prog, portChecks("", accept, reject)...)
-	} else {
-		prog = append(prog, portChecks("", accept, "bp6")...)
-		prog = append(prog, bypassUDP("bp6", "quic6", "wg6", accept)...)
-		prog = append(prog,
-			labelled{label: "wg6", ins: bpf.LoadAbsolute{Off: 54 + 4, Size: 2}},
-			jeq(8+148, "", reject),
-			labelled{ins: bpf.LoadAbsolute{Off: 62, Size: 4}},
-			jeq(0x01000000, accept, reject),
-			labelled{label: "quic6", ins: bpf.LoadAbsolute{Off: 62, Size: 1}},
-			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x80}, jt: accept, jf: reject},
-			labelled{label: "tcp6", ins: bpf.LoadAbsolute{Off: 54 + 13, Size: 1}},
-			labelled{ins: bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x12}},
-			jeq(0x02, accept, ""),
-			labelled{ins: bpf.LoadAbsolute{Off: 54 + 2, Size: 2}},
-			jeq(1194, accept, reject),
-		)
-	}
-	prog = append(prog,
-		labelled{label: reject, ins: bpf.RetConstant{Val: 0}},
-		labelled{label: accept, ins: bpf.RetConstant{Val: 262144}},
-	)
 	ins, err := resolve(prog)
 	if err != nil {
 		return nil, err
@@ -135,6 +61,109 @@ func filterProgram(bypass bool) ([]bpf.RawInstruction, error) {
 		return nil, fmt.Errorf("assemble capture filter: %w", err)
 	}
 	return raw, nil
+}
+
+// filterBody is the program for frames carrying tags VLAN tags: the same
+// checks at offsets 4 bytes further per tag. Each body ends with its own
+// reject and accept, so no jump crosses more than one body (classic BPF
+// jumps skip at most 255 instructions).
+func filterBody(bypass bool, tags int) []labelled {
+	off := uint32(4 * tags)
+	at := func(o uint32) uint32 { return o + off }
+	lbl := func(s string) string { return fmt.Sprintf("%s%d", s, tags) }
+	accept, reject := lbl("accept"), lbl("reject")
+	jeq := func(v uint32, jt, jf string) labelled {
+		return labelled{ins: bpf.JumpIf{Cond: bpf.JumpEqual, Val: v}, jt: jt, jf: jf}
+	}
+	prog := []labelled{
+		{label: lbl("tag"), ins: bpf.LoadAbsolute{Off: at(12), Size: 2}}, // EtherType
+		jeq(0x0806, accept, ""),
+	}
+	if tags < maxFilterTags {
+		for _, tpid := range vlanTPIDs {
+			prog = append(prog, jeq(tpid, fmt.Sprintf("tag%d", tags+1), ""))
+		}
+	}
+	prog = append(prog,
+		jeq(0x86dd, lbl("ipv6"), ""),
+		jeq(0x0800, "", reject),
+		// IPv4
+		labelled{ins: bpf.LoadAbsolute{Off: at(23), Size: 1}}, // protocol
+	)
+	if bypass {
+		prog = append(prog, jeq(6, lbl("tcp4"), ""))
+	}
+	prog = append(prog,
+		jeq(17, "", reject),
+		labelled{ins: bpf.LoadAbsolute{Off: at(20), Size: 2}}, // flags + fragment offset
+		labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff}, jt: reject},
+		labelled{ins: bpf.LoadMemShift{Off: at(14)}},          // X = IPv4 header length
+		labelled{ins: bpf.LoadIndirect{Off: at(14), Size: 2}}, // UDP source port
+	)
+	prog = append(prog, portChecks("", accept, lbl("dport4"))...)
+	prog = append(prog,
+		labelled{label: lbl("dport4"), ins: bpf.LoadIndirect{Off: at(16), Size: 2}},
+	)
+	if !bypass {
+		prog = append(prog, portChecks("", accept, reject)...)
+	} else {
+		prog = append(prog, portChecks("", accept, lbl("bp4"))...)
+		// A is the UDP destination port; X the IPv4 header length.
+		prog = append(prog, bypassUDP(lbl("bp4"), lbl("quic4"), lbl("wg4"), accept)...)
+		prog = append(prog,
+			labelled{label: lbl("wg4"), ins: bpf.LoadIndirect{Off: at(14 + 4), Size: 2}}, // UDP length
+			jeq(8+148, "", reject),
+			labelled{ins: bpf.LoadIndirect{Off: at(14 + 8), Size: 4}},
+			jeq(0x01000000, accept, reject),
+			labelled{label: lbl("quic4"), ins: bpf.LoadIndirect{Off: at(14 + 8), Size: 1}},
+			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x80}, jt: accept, jf: reject},
+			labelled{label: lbl("tcp4"), ins: bpf.LoadAbsolute{Off: at(20), Size: 2}},
+			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x1fff}, jt: reject},
+			labelled{ins: bpf.LoadMemShift{Off: at(14)}},
+			labelled{ins: bpf.LoadIndirect{Off: at(14 + 13), Size: 1}}, // TCP flags
+			labelled{ins: bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x12}},
+			jeq(0x02, accept, ""), // SYN without ACK
+			labelled{ins: bpf.LoadIndirect{Off: at(14 + 2), Size: 2}},
+			jeq(1194, accept, reject),
+		)
+	}
+	prog = append(prog,
+		// IPv6 (no extension headers: DHCPv6, DNS and ND are sent without them)
+		labelled{label: lbl("ipv6"), ins: bpf.LoadAbsolute{Off: at(20), Size: 1}}, // next header
+		jeq(58, accept, ""),
+	)
+	if bypass {
+		prog = append(prog, jeq(6, lbl("tcp6"), ""))
+	}
+	prog = append(prog,
+		jeq(17, "", reject),
+		labelled{ins: bpf.LoadAbsolute{Off: at(54), Size: 2}},
+	)
+	prog = append(prog, portChecks("", accept, lbl("dport6"))...)
+	prog = append(prog, labelled{label: lbl("dport6"), ins: bpf.LoadAbsolute{Off: at(56), Size: 2}})
+	if !bypass {
+		prog = append(prog, portChecks("", accept, reject)...)
+	} else {
+		prog = append(prog, portChecks("", accept, lbl("bp6"))...)
+		prog = append(prog, bypassUDP(lbl("bp6"), lbl("quic6"), lbl("wg6"), accept)...)
+		prog = append(prog,
+			labelled{label: lbl("wg6"), ins: bpf.LoadAbsolute{Off: at(54 + 4), Size: 2}},
+			jeq(8+148, "", reject),
+			labelled{ins: bpf.LoadAbsolute{Off: at(62), Size: 4}},
+			jeq(0x01000000, accept, reject),
+			labelled{label: lbl("quic6"), ins: bpf.LoadAbsolute{Off: at(62), Size: 1}},
+			labelled{ins: bpf.JumpIf{Cond: bpf.JumpBitsSet, Val: 0x80}, jt: accept, jf: reject},
+			labelled{label: lbl("tcp6"), ins: bpf.LoadAbsolute{Off: at(54 + 13), Size: 1}},
+			labelled{ins: bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x12}},
+			jeq(0x02, accept, ""),
+			labelled{ins: bpf.LoadAbsolute{Off: at(54 + 2), Size: 2}},
+			jeq(1194, accept, reject),
+		)
+	}
+	return append(prog,
+		labelled{label: reject, ins: bpf.RetConstant{Val: 0}},
+		labelled{label: accept, ins: bpf.RetConstant{Val: 262144}},
+	)
 }
 
 // bypassUDP checks the UDP destination port in A: 443 and 853 go to quic

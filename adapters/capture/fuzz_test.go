@@ -2,6 +2,7 @@ package capture
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"os"
@@ -92,6 +93,14 @@ func FuzzReplay(f *testing.F) {
 		f.Add(b[:min(len(b), 4096)])
 	}
 	f.Add([]byte("not a capture"))
+	// pcapng whose lengths pcapgo's NgReader used to allocate (TestReplayBoundsPcapngLengths)
+	frame := iosDiscover(f, 0)
+	le := func() *ngFile { return &ngFile{order: binary.LittleEndian} }
+	f.Add(le().shb().idb(1, 0xffffffff).epb(0, 1, uint32(len(frame)), frame).b)
+	f.Add(le().shb().idb(1, 0).spb(0xfffffff0, frame).b)
+	f.Add(le().shb().idb(1, 65535).epb(0, 1, 0xffffffff, frame).b)
+	g := &ngFile{order: binary.BigEndian}
+	f.Add(g.shb().idb(1, 96, g.opt(9, []byte{0x80 | 20}), g.opt(14, g.order.AppendUint64(nil, 100))).pb(0, 9<<20, frame).spb(uint32(len(frame)), frame).b)
 	path := filepath.Join(f.TempDir(), "fuzz.pcap")
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if err := os.WriteFile(path, data, 0o600); err != nil {

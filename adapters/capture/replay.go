@@ -30,7 +30,7 @@ type Replay struct {
 // ErrUnknownFormat is returned (wrapped) for a file that is neither pcap nor pcapng.
 var ErrUnknownFormat = errors.New("not a pcap or pcapng file")
 
-// packetSource is the part of pcapgo.Reader and pcapgo.NgReader Replay uses.
+// packetSource is the part of pcapgo.Reader and ngReader Replay uses.
 type packetSource interface {
 	ZeroCopyReadPacketData() ([]byte, gopacket.CaptureInfo, error)
 	LinkType() layers.LinkType
@@ -149,7 +149,8 @@ func openCapture(r *bufio.Reader) (packetSource, error) {
 	}
 	switch binary.BigEndian.Uint32(magic) {
 	case 0x0a0d0d0a: // pcapng section header block
-		ng, err := pcapgo.NewNgReader(r, pcapgo.DefaultNgReaderOptions)
+		// Our own reader, not pcapgo's NgReader: see ngReader.
+		ng, err := newNgReader(r)
 		if err != nil {
 			return nil, fmt.Errorf("open pcapng: %w", err)
 		}

@@ -53,6 +53,10 @@ phones, watches or consoles exists; they measure whether the classifier is consi
 documented behaviour, not field accuracy. Some built-in rules (BusyBox udhcpc and lwIP imply
 an embedded device) were weighted after looking at the IoT Sentinel captures: the rules come
 from the clients' source, but those captures are therefore not an independent test either.
+The same holds for the rows added to close issue 3's misses (Clevo and eQ-3 OUIs, the
+GainSpan module host name, the "-laptop" host-name suffix, dhclient under NetworkManager,
+DHCP option 69): each cites a source independent of the corpus, but which rows were looked
+for was decided by the devices the corpus missed.
 `
 
 const docTail = `
@@ -70,15 +74,30 @@ const docTail = `
   Macs are nearly all laptops, so Microsoft's DHCP client and the macOS option list lean
   "laptop"; a Wi-Fi desktop is called a laptop (the policy and ` + "`register.Contradicts`" + `
   treat both as a computer). Windows setup's DESKTOP-XXXXXXX name says nothing of the form.
+- **Wi-Fi calling marks a phone.** A device with a SIM that has Wi-Fi calling on resolves
+  its carrier's ePDG, ` + "`epdg.epc.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org`" + ` (3GPP TS 23.003
+  §19.4.2.9, TS 24.302; AOSP Iwlan's EpdgSelector), through the school's resolver; only
+  phones and cellular watches make carrier calls, so the lookup leans "phone" (0.45) and with
+  the iOS or Android DHCP client decides it, names or not. A cellular watch calling over
+  Wi-Fi without its phone and without sending its name would be called a phone. Devices
+  without Wi-Fi calling on (most of the fixtures above) do not make the lookup.
 - **Linux laptops vs Linux IoT.** ISC dhclient and dhcpcd are used by desktops, servers,
-  Raspberry Pis and gateways alike: the lab's dhclient and dhcpcd clients stay "unknown".
+  Raspberry Pis and gateways alike, so the client alone says "linux", not the form. The
+  lab's dhclient client is a laptop by its name only (Ubuntu's installer names laptops
+  "<user>-laptop", desktops "<user>-desktop"); the Pop!_OS laptop by its Clevo OUI (Clevo
+  builds notebooks only). The lab's dhcpcd client (name "lab-pi", locally administered MAC)
+  stays "unknown", and a Raspberry Pi without its name too: its dhcpcd vendor class names the
+  Pi's SoC, but that is the same fact as its OUI and is not counted twice.
   BusyBox udhcpc and lwIP are embedded-only and decide "iot".
 - **Printers** are recognised by their factory node names (Brother BRW…/BRN…, Epson EPSON…,
-  HP "HP" + six hex digits) or a printer maker's OUI; a renamed printer from a maker that also
-  makes PCs is not.
+  HP "HP" + six hex digits), a printer maker's OUI, or a request for DHCP option 69 (SMTP
+  server: HP JetDirect, Canon and Dell printers in satori; no current phone or PC client asks
+  for it). A renamed printer from a maker that also makes PCs and not asking for 69 is not.
 - **IoT without a known client.** BusyBox udhcpc and lwIP are embedded-only and decide
-  "iot"; the GainSpan module of the Fitbit Aria scale and the eQ-3 MAX! cube use clients no
-  documented rule covers and stay "unknown".
+  "iot"; the eQ-3 MAX! cube is "iot" by its maker's OUI (eQ-3 makes home automation only).
+  The Fitbit Aria scale names itself after its GainSpan Wi-Fi module ("GainSpan" + MAC
+  digits), which decides "iot" with names; its module's OUI (Delta Electronics) says nothing,
+  so without names it stays "unknown".
 - The satori database adds little for the devices a school cares about: it labels every
   Android build "Smartphone" (so its device type is ignored for Android and iOS rows) and has
   no iOS after 13.5 and no wearables. Its matches are weighted below the built-in rules.

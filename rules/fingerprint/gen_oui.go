@@ -79,6 +79,8 @@ var vendors = []struct {
 	{"Kyocera", []string{"kyocera"}},
 	{"Sonos", []string{"sonos"}},
 	{"Roku", []string{"roku"}},
+	{"Clevo", []string{"clevo"}},
+	{"eQ-3", []string{"eq-3 entwicklung"}},
 }
 
 func main() {

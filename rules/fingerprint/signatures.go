@@ -69,7 +69,12 @@ var paramListSigs = []paramListSig{
 	{[]uint8{1, 3, 28, 6}, false, "lwip", []hint{{"kind=iot", 0.5}, {"os!=windows", 0.3}}},
 	// ISC dhclient with Debian/Ubuntu's stock dhclient.conf (lab: isc-dhcp-client
 	// 4.4.3 sends exactly this; also zeek's dhcp_time_and_nameserver.pcap, "pop-os").
-	{[]uint8{1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42}, false, "isc-dhclient", []hint{{"os=linux", 0.5}}},
+	// A prefix: NetworkManager's dhclient backend writes its own config with the
+	// stock request list and appends "also request" lines (ms-classless-static-
+	// routes 249, static-routes 33, wpad 252, ...: NetworkManager
+	// src/dhcp/tests/test-dhcp-dhclient.c, orig_missing_expected), as in the
+	// zeek capture (…,42,4,5,249,33,252).
+	{[]uint8{1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42}, true, "isc-dhclient", []hint{{"os=linux", 0.5}}},
 }
 
 // stringSig matches a lower-cased string (vendor class, host name, DNS name).
@@ -88,6 +93,7 @@ const (
 	contains
 	suffix
 	prefixHex6 // the prefix followed by exactly six hex digits
+	epdgName   // an ePDG FQDN: ends with match (".pub.3gppnetwork.org") and has an "epdg.epc." label pair
 )
 
 func (s stringSig) matches(v string) bool {
@@ -100,6 +106,8 @@ func (s stringSig) matches(v string) bool {
 		return strings.HasSuffix(v, s.match)
 	case contains:
 		return strings.Contains(v, s.match)
+	case epdgName:
+		return strings.HasSuffix(v, s.match) && (strings.HasPrefix(v, "epdg.epc.") || strings.Contains(v, ".epdg.epc."))
 	case prefixHex6:
 		rest, ok := strings.CutPrefix(v, s.match)
 		if !ok || len(rest) != 6 {
@@ -177,6 +185,17 @@ var hostnameSigs = []stringSig{
 	// Windows setup names every PC DESKTOP-XXXXXXX whatever its form factor
 	// (retail installs and many school images), so it says little of the kind.
 	{"desktop-", prefix, "windows-default", []hint{{"os=windows", 0.6}, {"kind=desktop", 0.2}, {"kind=laptop", 0.2}}},
+	// Ubuntu's desktop installer (ubiquity, usersetup plugin) names a machine
+	// "<user>-laptop" when laptop-detect finds a battery and "<user>-desktop"
+	// otherwise (OEM installs: "oem-laptop"/"oem-desktop"); ubiquity/plugins/
+	// ubi-usersetup.py, hostname_suffix. Owners naming a computer "…-laptop"
+	// say the same. Nothing else is implied (the OS may be any).
+	{"-laptop", suffix, "laptop-name", []hint{{"kind=laptop", 0.6}}},
+	{"-desktop", suffix, "desktop-name", []hint{{"kind=desktop", 0.6}}},
+	// Pop!_OS's installer (pop-os/distinst) does not ask for a host name and
+	// installs with "pop-os" (distinst's install script: HOSTNAME="pop-os").
+	// Pop!_OS runs on System76's laptops and desktops alike: no kind.
+	{"pop-os", exact, "pop-os", []hint{{"os=linux", 0.6}}},
 	{"surface", contains, "surface", []hint{{"os=windows", 0.5}, {"kind=laptop", 0.5}, {"vendor=Microsoft", 0.5}}},
 	{"chromebook", contains, "chromebook", []hint{{"os=chromeos", 0.8}, {"kind=laptop", 0.8}}},
 	{"kindle", prefix, "kindle", []hint{{"kind=e-reader", 0.85}, {"os=kindle", 0.85}, {"vendor=Amazon", 0.8}}},
@@ -194,6 +213,13 @@ var hostnameSigs = []stringSig{
 	// Server default host name). HP laptops come named LAPTOP-/DESKTOP-.
 	{"hp", prefixHex6, "hp-printer", []hint{{"kind=printer", 0.7}, {"vendor=HP", 0.6}}},
 	{"epson", prefix, "epson-printer", []hint{{"kind=printer", 0.7}, {"vendor=Epson", 0.6}}},
+	// GainSpan Corp. (IEEE OUI 00:1D:C9; acquired by Telit, 2016) made only
+	// low-power Wi-Fi SoCs and modules for embedded sensors and appliances
+	// (the Fitbit Aria scale, thermostats, meters): a host name naming
+	// the module maker ("GainSpan" + the MAC's last six hex digits, as in the
+	// IoT Sentinel Aria capture, which prompted this row) is module firmware,
+	// not a phone or PC OS.
+	{"gainspan", prefixHex6, "gainspan-module", []hint{{"kind=iot", 0.6}, {"os!=windows", 0.3}}},
 	{"raspberrypi", prefix, "raspberry-pi", []hint{{"os=linux", 0.6}, {"kind=iot", 0.4}, {"vendor=Raspberry Pi", 0.6}}},
 }
 
@@ -225,6 +251,18 @@ var dnsSigs = []stringSig{
 	{".xboxlive.com", suffix, "xbox", []hint{{"os=xbox", 0.25}, {"kind=games-console", 0.2}}},
 	{"kindle-time.amazon.com", exact, "kindle", []hint{{"os=kindle", 0.7}, {"kind=e-reader", 0.6}, {"vendor=Amazon", 0.6}}},
 	{"spectrum.s3.amazonaws.com", exact, "kindle-wifistub", []hint{{"os=kindle", 0.6}, {"kind=e-reader", 0.5}, {"vendor=Amazon", 0.5}}},
+	// Wi-Fi calling. A 3GPP device with a SIM (or eSIM) selects its carrier's
+	// ePDG by resolving an FQDN built from the SIM's MCC/MNC over the Wi-Fi it
+	// is on: "epdg.epc.mnc<MNC>.mcc<MCC>.pub.3gppnetwork.org", or the
+	// tracking/location-area forms "tac-lb…tac-hb….tac.epdg.epc.…",
+	// "lac<LAC>.epdg.epc.…" and "sos.epdg.epc.…" for emergency calls
+	// (3GPP TS 23.003 §19.4.2.9, TS 24.302 §7.2.1 ePDG selection; AOSP
+	// packages/modules/Iwlan EpdgSelector.java builds exactly these). Only
+	// devices that make carrier voice calls do it: phones, and cellular
+	// watches calling without their phone; cellular iPads and tablets have no
+	// carrier voice service, laptops no IMS client. The bypass detector uses
+	// the same names to tell Wi-Fi calling's IKE from a VPN (capture/bypass.go).
+	{".pub.3gppnetwork.org", epdgName, "wifi-calling", []hint{{"kind=phone", 0.45}, {"kind=smartwatch", 0.1}}},
 	{".fitbit.com", suffix, "fitbit", []hint{{"vendor=Fitbit", 0.2}}},
 	{".garmin.com", suffix, "garmin", []hint{{"vendor=Garmin", 0.2}}},
 
@@ -322,4 +360,11 @@ var vendorHints = map[string][]hint{
 	"Lenovo":                         {{"kind=laptop", 0.15}},
 	"Acer":                           {{"kind=laptop", 0.2}},
 	"ASUS":                           {{"kind=laptop", 0.15}},
+	// Clevo designs and builds notebooks (barebone gaming and workstation
+	// laptops sold as System76, Schenker/XMG, PC Specialist, Sager; DigiTimes
+	// and ResearchInChina list it among Taiwan's second-tier notebook ODMs).
+	"Clevo": {{"kind=laptop", 0.5}},
+	// eQ-3 makes home-automation devices only (Homematic, Homematic IP, MAX!
+	// radiator thermostats and their cube gateway; eQ-3 AG product range).
+	"eQ-3": {{"kind=iot", 0.6}},
 }
