@@ -20,6 +20,9 @@ type Block struct {
 	VLAN    uint16
 	Rule    string
 	Clauses []string
+	// Carried: restored from before a restart, so already in force (the safety
+	// valve does not judge it again as if it were new).
+	Carried bool `json:"-"`
 }
 
 // Enforcer makes the firewall match the desired set of blocks: idempotent, from
@@ -159,6 +162,7 @@ func (e *Engine) restoreBlocks(ctx context.Context, now time.Time) error {
 		if e.o.Safety.NeverBlock[b.MAC] || !e.o.Safety.ProtectedVLANs[b.VLAN] {
 			continue // the configuration changed while we were down
 		}
+		b.Carried = true
 		e.blocks[b.MAC] = b
 		e.restored[b.MAC] = now
 	}

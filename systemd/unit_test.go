@@ -40,8 +40,8 @@ func TestUnitEssentials(t *testing.T) {
 	for _, want := range []string{
 		`(?m)^Type=notify$`,
 		`(?m)^ExecReload=/bin/kill -HUP \$MAINPID$`,
-		`(?m)^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW$`,
-		`(?m)^AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW$`,
+		`(?m)^CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE$`,
+		`(?m)^AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE$`,
 		`(?m)^NoNewPrivileges=yes$`,
 		`(?m)^ProtectSystem=strict$`,
 		`(?m)^StateDirectory=hallmonitor$`,

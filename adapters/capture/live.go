@@ -32,7 +32,12 @@ import (
 // way to reach its socket, so a cancelled context could not stop it.
 type Live struct {
 	Interfaces []string
-	Logger     *zap.Logger
+	// UntaggedVLAN gives the VLAN an interface carries untagged (a VLAN
+	// sub-interface such as eth1.30, whose tags the kernel has removed, or a
+	// per-VLAN bridge): frames arriving there without an 802.1Q tag count as
+	// that VLAN. Interfaces not listed are trunks (or carry no VLANs).
+	UntaggedVLAN map[string]uint16
+	Logger       *zap.Logger
 	// NetNS optionally names a network namespace file (e.g. /run/netns/lab) in
 	// which the interfaces live; the sockets are opened there.
 	NetNS string
@@ -273,6 +278,7 @@ func (l *Live) read(ctx context.Context, s *packetSocket, iface string, c *iface
 	if l.Bypass != nil {
 		dec = NewDecoderWith(*l.Bypass)
 	}
+	untagged := l.UntaggedVLAN[iface]
 	var sendErr error
 	done := ctx.Done()
 	emit := func(o daemon.Observation) {
@@ -324,6 +330,9 @@ func (l *Live) read(ctx context.Context, s *packetSocket, iface string, c *iface
 		}
 		c.packets.Add(1)
 		dec.outgoing = outgoing
+		if vlan == 0 {
+			vlan = untagged
+		}
 		if err := dec.DecodeTagged(data, time.Now(), iface, vlan, emit); err != nil {
 			if errors.Is(err, ErrTruncated) {
 				c.truncated.Add(1)

@@ -19,6 +19,13 @@ type system interface {
 	ipsetRestore(ctx context.Context, script string) error // run with -exist
 	rules(ctx context.Context, f family) (famRules, error)
 	iptablesRestore(ctx context.Context, f family, script string) error // run with --noflush
+	// filterTableExists reports whether the family's filter table exists (always true
+	// for iptables-legacy, whose tables are built in).
+	filterTableExists(ctx context.Context, f family) (bool, error)
+	// dropEmptyFilterTable deletes the family's filter table if it holds nothing but
+	// built-in chains with policy ACCEPT and no rules (iptables-nft only), atomically
+	// with that check; it reports whether it did.
+	dropEmptyFilterTable(ctx context.Context, f family) (bool, error)
 }
 
 // Options configure the iptables backend (New) and the nftables backend (NewNFTables).
@@ -42,7 +49,9 @@ type Options struct {
 	Timeout time.Duration
 	// NetNS is the path of a network namespace (e.g. /run/netns/NAME) the nftables
 	// backend works in (its netlink socket is opened there); empty means the caller's.
-	// Lab tests use it. The iptables backend ignores it (see BinDir).
+	// Lab tests use it. The iptables backend runs its programs through BinDir and uses
+	// NetNS only for the one thing it does over netlink: in nf_tables mode, Flush
+	// deleting a filter table it created (see ChainMarker).
 	NetNS string
 	Log   *zap.Logger
 }
@@ -52,7 +61,8 @@ type Report struct {
 	Added, Removed   int           // set members added and removed
 	IPSetRestores    int           // ipset restore batches run
 	IPTablesRestores int           // iptables-restore --noflush batches run (both families)
-	Transactions     int           // nftables netlink transactions (conn.Flush) sent
+	Transactions     int           // nftables netlink transactions committed
+	Reads            int           // nftables full reads of the table (0 on the steady-state path)
 	Duration         time.Duration // wall time of the call
 }
 
@@ -131,6 +141,17 @@ func (b *IPTables) read(ctx context.Context) (kernel, error) {
 	for _, f := range b.cfg.families() {
 		if k.fam[f], err = b.sys.rules(ctx, f); err != nil {
 			return k, fmt.Errorf("firewall: read %s rules: %w", f, err)
+		}
+		fr := &k.fam[f]
+		_, fwd := fr.chains[ChainForward]
+		_, drop := fr.chains[ChainDrop]
+		if !fwd && !drop && !fr.marker {
+			// About to install: note whether we are the ones creating the table.
+			exists, err := b.sys.filterTableExists(ctx, f)
+			if err != nil {
+				return k, fmt.Errorf("firewall: read %s tables: %w", f, err)
+			}
+			fr.noTable = !exists
 		}
 	}
 	return k, nil
@@ -234,6 +255,17 @@ func (b *IPTables) flush(ctx context.Context, k kernel, rep *Report) error {
 			if err := b.sys.iptablesRestore(ctx, f, s); err != nil {
 				return fmt.Errorf("firewall: remove %s chains: %w", f, err)
 			}
+		}
+		if !k.fam[f].marker {
+			continue
+		}
+		// We created the filter table: it goes too, unless someone put anything in it
+		// since (a rule, a chain, a policy other than ACCEPT): then it stays.
+		dropped, err := b.sys.dropEmptyFilterTable(ctx, f)
+		if err != nil {
+			b.log.Warn("firewall: could not remove the filter table we created", zap.Stringer("family", f), zap.Error(err))
+		} else if !dropped {
+			b.log.Info("firewall: left the filter table we created: it holds other rules or policies now", zap.Stringer("family", f))
 		}
 	}
 	if len(k.sets) == 0 {

@@ -99,9 +99,10 @@ func binary(m Mode, f family, role string) string {
 // execSystem reaches the kernel through programs: go-iptables reads the chains,
 // iptables-restore --noflush writes them, ipset restore writes the sets.
 type execSystem struct {
-	r   runner
-	m   Mode
-	ipt [2]*iptables.IPTables
+	r     runner
+	m     Mode
+	ipt   [2]*iptables.IPTables
+	netns string // Options.NetNS
 }
 
 func newExecSystem(ctx context.Context, o Options) (*execSystem, error) {
@@ -119,7 +120,7 @@ func newExecSystem(ctx context.Context, o Options) (*execSystem, error) {
 	if m != ModeLegacy && m != ModeNFT {
 		return nil, fmt.Errorf("firewall: unknown iptables mode %q", m)
 	}
-	s := &execSystem{r: r, m: m}
+	s := &execSystem{r: r, m: m, netns: o.NetNS}
 	fams := []family{v4, v6}
 	if o.DisableIPv6 {
 		fams = fams[:1]
@@ -180,6 +181,9 @@ func (s *execSystem) rules(_ context.Context, f family) (famRules, error) {
 		return fr, fmt.Errorf("list chains: %w", err)
 	}
 	for _, ch := range chains {
+		if ch == ChainMarker {
+			fr.marker = true
+		}
 		if ch != ChainForward && ch != ChainDrop {
 			continue
 		}

@@ -36,6 +36,7 @@ type fakeSystem struct {
 type fakeTable struct {
 	forward []string
 	chains  map[string][]string // user chains, ours and others
+	absent  bool                // the table does not exist (iptables-nft before any rule)
 }
 
 func newFakeSystem(macOK bool) *fakeSystem {
@@ -47,7 +48,7 @@ func newFakeSystem(macOK bool) *fakeSystem {
 }
 
 func (t fakeTable) clone() fakeTable {
-	c := fakeTable{forward: slices.Clone(t.forward), chains: map[string][]string{}}
+	c := fakeTable{forward: slices.Clone(t.forward), chains: map[string][]string{}, absent: t.absent}
 	for k, v := range t.chains {
 		c.chains[k] = slices.Clone(v)
 	}
@@ -167,7 +168,27 @@ func (f *fakeSystem) rules(_ context.Context, fam family) (famRules, error) {
 			fr.chains[ch] = slices.Clone(r)
 		}
 	}
+	_, fr.marker = t.chains[ChainMarker]
 	return fr, nil
+}
+
+func (f *fakeSystem) filterTableExists(_ context.Context, fam family) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.fam[fam].absent, nil
+}
+
+// dropEmptyFilterTable: the fake has no policies; a table with no rules and no user
+// chains is empty.
+func (f *fakeSystem) dropEmptyFilterTable(_ context.Context, fam family) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	t := &f.fam[fam]
+	if t.absent || len(t.forward) > 0 || len(t.chains) > 0 {
+		return false, nil
+	}
+	t.absent = true
+	return true, nil
 }
 
 // iptablesRestore applies an iptables-restore --noflush script atomically: on any
@@ -264,6 +285,7 @@ func (f *fakeSystem) iptablesRestore(_ context.Context, fam family, script strin
 			return fail(errors.New("unknown command"))
 		}
 	}
+	t.absent = false // iptables-restore creates the table
 	f.fam[fam] = t
 	return nil
 }

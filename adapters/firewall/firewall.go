@@ -88,6 +88,12 @@ const (
 	ChainForward = "HALLMONITOR-FWD"  // the one chain FORWARD jumps to
 	ChainDrop    = "HALLMONITOR-DROP" // DHCP and resolver DNS return, the rest is dropped
 	SetPrefix    = "hm-block-"        // hm-block-<iface>-{mac,v4,v6}
+	// ChainMarker is an empty chain the iptables backend creates, with its own chains,
+	// when the family's filter table did not exist (iptables-nft: the table is created
+	// by our first iptables-restore). It lives in the kernel, so it survives daemon
+	// restarts: Flush then deletes the table as well, if it holds nothing but empty
+	// built-in chains with policy ACCEPT, leaving `nft list ruleset` as it was.
+	ChainMarker = "HALLMONITOR-MADE-TABLE"
 )
 
 // Interface names: Linux allows up to 15 bytes; we accept the characters used by

@@ -51,7 +51,7 @@ func TestGuardFilter(t *testing.T) {
 			name:  "31% of 100 pupils: the whole interface is refused, the other one is not",
 			guard: Guard{MaxShare: 0.3, Known: known(map[string]int{"br-pupil": 100, "eth1.30": 100})},
 			in:    append(blocks("br-pupil", 31), blocks("eth1.30", 2)...), keep: 2,
-			refusals: []string{"not blocking anyone on br-pupil: would block 31 of 100 known devices (31%), more than the 30% limit"},
+			refusals: []string{"not newly blocking anyone on br-pupil: would newly block 31 of 100 known devices (31%), more than the 30% limit"},
 		},
 		{
 			name:  "the same device twice counts once",
@@ -62,13 +62,26 @@ func TestGuardFilter(t *testing.T) {
 			name:  "daemon knows fewer devices than it blocks: blocked devices count as known",
 			guard: Guard{MaxShare: 0.3, Known: known(map[string]int{})},
 			in:    blocks("br-pupil", 1), keep: 0,
-			refusals: []string{"not blocking anyone on br-pupil: would block 1 of 1 known devices (100%), more than the 30% limit"},
+			refusals: []string{"not newly blocking anyone on br-pupil: would newly block 1 of 1 known devices (100%), more than the 30% limit"},
 		},
 		{
 			name:  "allowlisted devices do not count towards the share",
 			guard: Guard{MaxShare: 0.3, Never: []string{"02:00:00:00:01:00"}, Known: known(map[string]int{"br-pupil": 10})},
 			in:    blocks("br-pupil", 4), keep: 3,
 			refusals: []string{"not blocking 02:00:00:00:01:00 on br-pupil: allowlisted MAC"},
+		},
+		{
+			name: "after a restart: blocks in force stay although the daemon knows few devices yet",
+			guard: Guard{MaxShare: 0.3, Known: known(map[string]int{"br-pupil": 1}),
+				Approved: func(_, mac string) bool { return mac != "02:00:00:00:01:04" }},
+			in: blocks("br-pupil", 5), keep: 5,
+		},
+		{
+			name: "too many new blocks at once: the new ones are refused, those in force stay",
+			guard: Guard{MaxShare: 0.3, Known: known(map[string]int{"br-pupil": 10}),
+				Approved: func(_, mac string) bool { return mac < "02:00:00:00:01:02" }},
+			in: blocks("br-pupil", 6), keep: 2,
+			refusals: []string{"not newly blocking anyone on br-pupil: would newly block 4 of 10 known devices (40%), more than the 30% limit"},
 		},
 		{
 			name:  "no MaxShare: no share check",
@@ -94,9 +107,9 @@ func TestGuardFilter(t *testing.T) {
 }
 
 // TestMonitorLogsChangesOnly: monitor mode installs nothing and tells the admin once
-// per change, not on every Set.
+// per change, not on every Set; the device's MAC only at debug level.
 func TestMonitorLogsChangesOnly(t *testing.T) {
-	core, logs := observer.New(zap.InfoLevel)
+	core, logs := observer.New(zap.DebugLevel)
 	m := &Monitor{Log: zap.New(core)}
 	ctx := context.Background()
 	a := Block{MAC: "02:00:00:00:00:0A", Interface: "br-pupil", Reason: "phones-in-lessons (OSS-2.1)"}
@@ -116,6 +129,12 @@ func TestMonitorLogsChangesOnly(t *testing.T) {
 		}
 		var got []string
 		for _, e := range logs.TakeAll() {
+			if e.Level > zap.DebugLevel {
+				if m := e.ContextMap(); m["mac"] != nil || m["ipv4"] != nil || m["interface"] != "br-pupil" {
+					t.Errorf("step %d: %s line %q has fields %v: want the interface, and no MAC or address above debug", i, e.Level, e.Message, m)
+				}
+				continue
+			}
 			got = append(got, e.Message+" "+e.ContextMap()["mac"].(string))
 		}
 		if !reflect.DeepEqual(got, s.want) {

@@ -41,13 +41,17 @@ func (m *Monitor) Set(_ context.Context, d Desired) error {
 	for _, k := range sortedMonitorKeys(next) {
 		if _, ok := m.last[k]; !ok {
 			b := next[k]
-			log.Info("would block", zap.String("mac", k.mac), zap.String("interface", k.iface),
-				zap.Stringers("ipv4", b.IPv4), zap.Stringers("ipv6", b.IPv6), zap.String("reason", b.Reason))
+			// MACs and addresses are personal data: only the debug line names the device
+			// (the dashboard's alert says who, to those allowed to see it).
+			log.Info("would block", zap.String("interface", k.iface), zap.String("reason", b.Reason))
+			log.Debug("would block", zap.String("mac", k.mac), zap.String("interface", k.iface),
+				zap.Stringers("ipv4", b.IPv4), zap.Stringers("ipv6", b.IPv6))
 		}
 	}
 	for _, k := range sortedMonitorKeys(m.last) {
 		if _, ok := next[k]; !ok {
-			log.Info("would unblock", zap.String("mac", k.mac), zap.String("interface", k.iface))
+			log.Info("would unblock", zap.String("interface", k.iface))
+			log.Debug("would unblock", zap.String("mac", k.mac), zap.String("interface", k.iface))
 		}
 	}
 	m.last = next

@@ -32,10 +32,13 @@ type NFTables struct {
 	netns *os.File // Options.NetNS, open for the backend's lifetime
 	table *nftables.Table
 	gen   *genConn
-	// cache is our table as the kernel had it at generation cacheGen: Set skips reading
-	// when the kernel's generation is still cacheGen (nobody committed anything since).
-	cache    *nftState
-	cacheGen uint32
+	// cache is our table as the kernel had it at generation cache.gen: Set skips reading
+	// when the kernel's generation is still that (nobody committed anything since), and
+	// sends element changes with that generation as a condition (nftfast.go).
+	cache *nftCache
+	// genCheck: the kernel honours NFNL_BATCH_GENID (probed when the socket opens);
+	// without it Set takes the slow path every time.
+	genCheck bool
 	cfg      config
 	log      *zap.Logger
 	last     Report
@@ -109,6 +112,10 @@ func (b *NFTables) dial() error {
 		return fmt.Errorf("firewall: nftables: open netlink: %w", err)
 	}
 	b.conn, b.gen = c, g
+	if b.genCheck, err = g.probeGenCheck(); err != nil {
+		b.genCheck = false
+		b.log.Warn("firewall: nftables: probe of the batch generation check failed; every Set reads the table", zap.Error(err))
+	}
 	return nil
 }
 
@@ -210,10 +217,11 @@ func (b *NFTables) read() (nftState, error) {
 // additions and deletions only when the structure is right, else the whole table
 // deleted and added again. Nothing is written when nothing differs. Should the
 // transaction fail (someone changed the table between the read and the write), it is
-// retried once as a rebuild from a fresh read.
+// retried once as a rebuild from a fresh read. In steady state (the table as this
+// backend last left it, only elements to change) it skips the read and sends the
+// element changes as one batch conditional on the ruleset generation (setFast).
 func (b *NFTables) Set(ctx context.Context, d Desired) error {
-	groups, err := normalize(d)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return err
 	}
 	b.mu.Lock()
@@ -221,12 +229,21 @@ func (b *NFTables) Set(ctx context.Context, d Desired) error {
 	start := time.Now()
 	rep := Report{}
 	defer func() { rep.Duration = time.Since(start); b.last = rep }()
+	if b.cache != nil && b.genCheck {
+		if done, err := b.setFast(d, &rep); done {
+			return err
+		}
+	}
+	groups, err := normalize(d)
+	if err != nil {
+		return err
+	}
 	want := b.cfg.nftWanted(groups)
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		k, g0, consistent, err := b.snapshot()
+		k, g0, consistent, err := b.snapshot(&rep)
 		if err != nil {
 			return b.failed(err)
 		}
@@ -236,7 +253,7 @@ func (b *NFTables) Set(ctx context.Context, d Desired) error {
 		}
 		if p.empty() {
 			if consistent {
-				b.cache, b.cacheGen = &k, g0
+				b.cache = b.cfg.newCache(k, g0)
 			}
 			return nil
 		}
@@ -247,8 +264,7 @@ func (b *NFTables) Set(ctx context.Context, d Desired) error {
 		if err == nil {
 			// Ours was the only commit since the snapshot: the kernel now holds want.
 			if g, gerr := b.gen.gen(); gerr == nil && consistent && g == g0+1 {
-				st := want.state()
-				b.cache, b.cacheGen = &st, g
+				b.cache = b.cfg.newCache(want.state(), g)
 			}
 			if p.rebuild {
 				b.log.Info("firewall: nftables table rebuilt", zap.String("why", p.why),
@@ -268,20 +284,56 @@ func (b *NFTables) Set(ctx context.Context, d Desired) error {
 	}
 }
 
+// setFast is Set's steady-state path: the diff against the cache and, when only
+// elements change, one batch conditional on the cache's generation. done is false when
+// Set must take the slow path: d changes the structure or is invalid, or the kernel's
+// generation moved on (someone else committed: the batch was refused, nothing applied).
+func (b *NFTables) setFast(d Desired, rep *Report) (done bool, err error) {
+	nc := b.cache
+	added, removed, ok := nc.diff(d)
+	if !ok || nc.gen == 0 {
+		return false, nil
+	}
+	if added+removed == 0 {
+		g, err := b.gen.gen()
+		return err == nil && g == nc.gen, nil // else: read and reconcile
+	}
+	rep.Transactions++
+	rep.Added, rep.Removed = added, removed
+	switch err := b.gen.elemBatch(nc.gen, nc); {
+	case errors.Is(err, errGenChanged):
+		*rep = Report{}
+		b.cache = nil
+		return false, nil
+	case err != nil:
+		// Not applied (the batch is atomic); the socket may hold unread answers.
+		*rep = Report{}
+		b.log.Warn("firewall: nftables element batch failed; reconciling from a fresh read", zap.Error(err))
+		if derr := b.dial(); derr != nil {
+			return true, errors.Join(err, derr)
+		}
+		return false, nil
+	}
+	nc.commit()
+	b.log.Info("firewall set", zap.Int("added", added), zap.Int("removed", removed))
+	return true, nil
+}
+
 // snapshot returns our table at generation g: from the cache when the kernel is
 // still at the cache's generation, else read. consistent: no commit happened during
 // the read, so the state is the kernel's at g.
-func (b *NFTables) snapshot() (k nftState, g uint32, consistent bool, err error) {
+func (b *NFTables) snapshot(rep *Report) (k nftState, g uint32, consistent bool, err error) {
 	if b.gen == nil {
 		return k, 0, false, errors.New("firewall: nftables backend closed")
 	}
 	if g, err = b.gen.gen(); err != nil {
 		return k, 0, false, fmt.Errorf("firewall: nftables: %w", err)
 	}
-	if b.cache != nil && g == b.cacheGen {
-		return *b.cache, g, true, nil
+	if b.cache != nil && g == b.cache.gen {
+		return b.cache.state(), g, true, nil
 	}
 	b.cache = nil
+	rep.Reads++
 	if k, err = b.read(); err != nil {
 		return k, 0, false, err
 	}

@@ -184,6 +184,40 @@ func labEnforceNFT(t *testing.T) {
 		if got := ruleset(t, n.rtr); got != clean {
 			t.Errorf("after re-creating the table:\n%s\nwant:\n%s", got, clean)
 		}
+		// The steady-state path (cache + generation-checked batch) must notice every
+		// commit by someone else. The blocked pupil's element deleted, same desired
+		// state: re-added after one read.
+		n.rtr.Exec(t, "nft", "delete element inet hallmonitor "+set+" { "+n.pupilMAC+" }")
+		setOK(t, block, 1)
+		if rep := b.LastReport(); rep.Added != 1 || rep.Removed != 0 || rep.Reads != 1 {
+			t.Errorf("deleted element, same desired state: %+v, want 1 added after 1 read", rep)
+		}
+		if got := ruleset(t, n.rtr); got != clean {
+			t.Errorf("after re-adding a deleted element:\n%s\nwant:\n%s", got, clean)
+		}
+		// Deleted element and one more device: the batch (valid at the old generation)
+		// is refused by the kernel, then both are added from a fresh read.
+		more := Desired{Blocks: append(slices.Clone(block.Blocks), Block{MAC: "02:99:00:00:00:03", Interface: n.pupilIf})}
+		n.rtr.Exec(t, "nft", "delete element inet hallmonitor "+set+" { "+n.pupilMAC+" }")
+		setOK(t, more, 1)
+		if rep := b.LastReport(); rep.Added != 2 || rep.Removed != 0 || rep.Reads != 1 {
+			t.Errorf("deleted element and one more device: %+v, want 2 added after 1 read", rep)
+		}
+		// Table deleted, then a change: rebuilt whole.
+		n.rtr.Exec(t, "nft", "delete table inet hallmonitor")
+		setOK(t, block, 1)
+		if rep := b.LastReport(); rep.Added != 1 || rep.Reads != 1 {
+			t.Errorf("deleted table and one device less: %+v, want a rebuild adding 1 after 1 read", rep)
+		}
+		if got := ruleset(t, n.rtr); got != clean {
+			t.Errorf("after re-creating the table (steady-state path):\n%s\nwant:\n%s", got, clean)
+		}
+		// No commit by anyone: no read.
+		setOK(t, more, 1)
+		setOK(t, block, 1)
+		if rep := b.LastReport(); rep.Removed != 1 || rep.Reads != 0 {
+			t.Errorf("untampered change: %+v, want 1 removed without a read", rep)
+		}
 		if ping(n.pupil, n.far4) {
 			t.Error("pupil not blocked after repair")
 		}
@@ -200,13 +234,13 @@ func labEnforceNFT(t *testing.T) {
 		if err := b.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		full, add := measureNFT(t, b, n.pupilIf, 100)
+		full, add := measureNFT(t, b, n.pupilIf, 1000)
 		st, err := b.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := len(st.Interfaces[n.pupilIf].MACs); got != 2100 {
-			t.Errorf("set holds %d MACs, want 2100", got)
+		if got := len(st.Interfaces[n.pupilIf].MACs); got != 3000 {
+			t.Errorf("set holds %d MACs, want 3000", got)
 		}
 		if rules := strings.Count(n.rtr.Exec(t, "nft", "list", "chain", "inet", NFTTable, NFTChainForward), "jump "+NFTChainDrop); rules != 2 {
 			t.Errorf("%d forward rules for 2,000 devices on 2 interfaces, want 2", rules)
@@ -248,15 +282,16 @@ func measureNFT(t testing.TB, b *NFTables, iface string, runs int) (full time.Du
 	if rep := b.LastReport(); rep.Transactions != 1 || rep.Added != 2000 {
 		t.Fatalf("2,000 devices: %+v, want one transaction adding 2000", rep)
 	}
+	d := manyMACs(iface, 2000+runs)
 	for i := 1; i <= runs; i++ {
-		d := manyMACs(iface, 2000+i) // built before the clock starts: the decision is made
+		d := Desired{Blocks: d.Blocks[:2000+i]} // before the clock starts: the decision is made
 		start := time.Now()
 		if err := b.Set(ctx, d); err != nil {
 			t.Fatal(err)
 		}
 		add = append(add, time.Since(start))
-		if rep := b.LastReport(); rep.Transactions != 1 || rep.Added != 1 || rep.Removed != 0 {
-			t.Fatalf("one more device: %+v, want one transaction adding 1", rep)
+		if rep := b.LastReport(); rep.Transactions != 1 || rep.Added != 1 || rep.Removed != 0 || rep.Reads != 0 {
+			t.Fatalf("one more device: %+v, want one transaction adding 1, no read", rep)
 		}
 	}
 	slices.Sort(add)
@@ -273,17 +308,15 @@ func labEnforceIPT(t *testing.T) {
 	dhcpServer(t, n)
 	bin, _ := wrappers(t, n.rtr)
 	ctx := context.Background()
+	// An IPv4-only school firewall: there is no table ip6 filter until our install
+	// creates it (with ChainMarker), and Flush must delete it again.
 	n.rtr.Exec(t, "iptables-nft", "-A", "FORWARD", "-s", "10.9.0.0/16", "-j", "ACCEPT")
-	// Known limitation of the iptables backend: its Flush leaves the ip6 filter table
-	// and its FORWARD base chain that ip6tables-nft-restore created when the school had
-	// none (seen with an IPv4-only school firewall). The school here has both families.
-	n.rtr.Exec(t, "ip6tables-nft", "-A", "FORWARD", "-s", "2001:db8:9::/48", "-j", "ACCEPT")
 	snap := func() string { return ruleset(t, n.rtr) + "\n" + snapshot(t, n.rtr, ModeNFT) }
 	before := snap()
 	if !ping(n.pupil, n.far4) || !leases(n) {
 		t.Fatal("lab network does not forward (or serve DHCP) before any block")
 	}
-	b, err := New(ctx, Options{Mode: ModeNFT, BinDir: bin, Resolvers: []netip.Addr{netip.MustParseAddr(n.far4)}, Interfaces: []string{n.staffIf}})
+	b, err := New(ctx, Options{Mode: ModeNFT, BinDir: bin, NetNS: n.rtr.Path, Resolvers: []netip.Addr{netip.MustParseAddr(n.far4)}, Interfaces: []string{n.staffIf}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +344,10 @@ func labEnforceIPT(t *testing.T) {
 		}
 	})
 	t.Run("flush restores the school's firewall exactly", func(t *testing.T) {
+		if !strings.Contains(n.rtr.Exec(t, "ip6tables-nft-save"), ":"+ChainMarker+" ") ||
+			strings.Contains(n.rtr.Exec(t, "iptables-nft-save"), ChainMarker) {
+			t.Errorf("want %s in ip6tables (we created the table) and not in iptables (the school's)", ChainMarker)
+		}
 		if err := b.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -318,6 +355,59 @@ func labEnforceIPT(t *testing.T) {
 			t.Errorf("after Flush:\n%s\nbefore the first Set:\n%s", after, before)
 		}
 	})
+	t.Run("fresh namespace", func(t *testing.T) { labIPTFresh(t) })
+}
+
+// labIPTFresh: iptables-nft on a namespace with no firewall at all. The install creates
+// table ip filter and table ip6 filter; a Flush by another process (the unit's
+// ExecStopPost) leaves `nft list ruleset` byte-identical (empty). A table someone
+// put a rule in meanwhile stays, with that rule.
+func labIPTFresh(t *testing.T) {
+	id := lab.RandomID(t)
+	rtr := lab.NewNetns(t, id, "fresh")
+	bin, _ := wrappers(t, rtr)
+	ctx := context.Background()
+	o := Options{Mode: ModeNFT, BinDir: bin, NetNS: rtr.Path, Interfaces: []string{"hmx" + id}} // need not exist
+	before := ruleset(t, rtr)
+	blocks := Desired{Blocks: []Block{{MAC: "02:00:00:00:00:01", Interface: "hmx" + id,
+		IPv4: []netip.Addr{netip.MustParseAddr("10.30.0.7")}, IPv6: []netip.Addr{netip.MustParseAddr("2001:db8:30::7")}}}}
+	for round, schoolRule := range []bool{false, true} {
+		daemon, err := New(ctx, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := daemon.Set(ctx, blocks); err != nil {
+			t.Fatal(err)
+		}
+		if err := daemon.Set(ctx, blocks); err != nil || daemon.LastReport().IPTablesRestores != 0 {
+			t.Errorf("round %d: second Set: %v %+v, want no iptables batch", round, err, daemon.LastReport())
+		}
+		installed := ruleset(t, rtr)
+		if !strings.Contains(installed, "table ip filter") || !strings.Contains(installed, "table ip6 filter") {
+			t.Fatalf("round %d: no filter tables after the install:\n%s", round, installed)
+		}
+		if schoolRule {
+			rtr.Exec(t, "ip6tables-nft", "-A", "INPUT", "-s", "2001:db8:9::/48", "-j", "ACCEPT")
+		}
+		stop, err := New(ctx, o) // `hallmonitor firewall flush`: another process
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := stop.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		after := ruleset(t, rtr)
+		if !schoolRule {
+			if after != before {
+				t.Errorf("fresh namespace: nft list ruleset after Flush:\n%q\nbefore the first Set:\n%q", after, before)
+			}
+			continue
+		}
+		if strings.Contains(after, "table ip filter") || !strings.Contains(after, "table ip6 filter") ||
+			!strings.Contains(after, "ip6 saddr 2001:db8:9::/48") || strings.Contains(after, "HALLMONITOR") {
+			t.Errorf("with a school rule added after the install, want table ip6 filter kept with it, table ip filter and our chains gone:\n%s", after)
+		}
+	}
 }
 
 // BenchmarkLabNFTables: in a fresh namespace, the full reconcile of 2,000 devices and,
@@ -348,4 +438,38 @@ func BenchmarkLabNFTables(b *testing.B) {
 	b.ReportMetric(float64(pct(fulls, 50).Microseconds()), "full-2000-p50-µs")
 	b.ReportMetric(float64(pct(adds, 50).Microseconds()), "add-one-p50-µs")
 	b.ReportMetric(float64(pct(adds, 99).Microseconds()), "add-one-p99-µs")
+}
+
+// TestLabDropEmptyFilterTable: the iptables-nft filter table is deleted only when it
+// holds nothing but empty built-in chains with policy ACCEPT.
+func TestLabDropEmptyFilterTable(t *testing.T) {
+	lab.RequireRoot(t)
+	lab.RequireTools(t, "ip", "nft", "ip6tables-nft")
+	ns := lab.NewNetns(t, lab.RandomID(t), "tbl")
+	s := &execSystem{m: ModeNFT, netns: ns.Path}
+	for _, tc := range []struct {
+		what  string
+		setup [][]string
+		drop  bool
+	}{
+		{"no table", nil, false},
+		{"an empty FORWARD chain", [][]string{{"-A", "FORWARD", "-j", "ACCEPT"}, {"-D", "FORWARD", "-j", "ACCEPT"}}, true},
+		{"empty INPUT and FORWARD chains", [][]string{{"-A", "FORWARD", "-j", "ACCEPT"}, {"-F", "FORWARD"}, {"-A", "INPUT", "-j", "ACCEPT"}, {"-F", "INPUT"}}, true},
+		{"a rule", [][]string{{"-A", "INPUT", "-s", "2001:db8::/32", "-j", "ACCEPT"}}, false},
+		{"policy DROP", [][]string{{"-P", "FORWARD", "DROP"}}, false},
+		{"a user chain", [][]string{{"-N", "SCHOOL"}}, false},
+	} {
+		for _, args := range tc.setup {
+			ns.Exec(t, append([]string{"ip6tables-nft"}, args...)...)
+		}
+		before := ruleset(t, ns)
+		dropped, err := s.dropEmptyFilterTable(context.Background(), v6)
+		if err != nil || dropped != tc.drop {
+			t.Errorf("%s: dropped %v, %v; want %v", tc.what, dropped, err, tc.drop)
+		}
+		if after := ruleset(t, ns); !tc.drop && after != before {
+			t.Errorf("%s: kept, but the ruleset changed:\n%s\nwas:\n%s", tc.what, after, before)
+		}
+		ns.Exec(t, "nft", "flush", "ruleset")
+	}
 }

@@ -51,6 +51,11 @@ func (s *ipsetState) clone() *ipsetState {
 type famRules struct {
 	forward []string
 	chains  map[string][]string // ChainForward / ChainDrop → rules; a key exists iff the chain does
+	// marker: ChainMarker exists (we created the filter table).
+	marker bool
+	// noTable: the filter table does not exist (read only when none of our chains do,
+	// i.e. before an install). The install then creates ChainMarker with our chains.
+	noTable bool
 }
 
 // kernel is the state Set reads.
@@ -237,6 +242,9 @@ func createLine(name string, s *ipsetState) string {
 // atomically, so there is no moment with an empty chain.
 func chainScript(k famRules, want map[string][]string) string {
 	var b, rules strings.Builder
+	if k.noTable && !k.marker {
+		fmt.Fprintf(&b, ":%s - [0:0]\n", ChainMarker)
+	}
 	for _, ch := range []string{ChainForward, ChainDrop} {
 		have, ok := k.chains[ch]
 		if ok && slices.Equal(have, want[ch]) {
@@ -276,6 +284,9 @@ func flushScript(k famRules) string {
 		// Declared (hence emptied) first, so the deletions cannot fail on references.
 		b.WriteString(":" + ChainForward + " - [0:0]\n:" + ChainDrop + " - [0:0]\n")
 		b.WriteString("-X " + ChainForward + "\n-X " + ChainDrop + "\n")
+	}
+	if k.marker {
+		b.WriteString(":" + ChainMarker + " - [0:0]\n-X " + ChainMarker + "\n")
 	}
 	if b.Len() == 0 {
 		return ""

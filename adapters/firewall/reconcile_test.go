@@ -114,7 +114,7 @@ func messUp(r *rand.Rand, fs *fakeSystem) {
 func kernelSnapshot(fs *fakeSystem) string {
 	out, _ := fs.ipsetSave(context.Background())
 	for f := range fs.fam {
-		out += fmt.Sprintf("family %d FORWARD %q\n", f, fs.fam[f].forward)
+		out += fmt.Sprintf("family %d absent %v FORWARD %q\n", f, fs.fam[f].absent, fs.fam[f].forward)
 		for _, ch := range slices.Sorted(func(yield func(string) bool) {
 			for c := range fs.fam[f].chains {
 				if !yield(c) {

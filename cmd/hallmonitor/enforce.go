@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os/exec"
 	"strings"
 	"text/tabwriter"
@@ -95,6 +96,9 @@ type enforcer struct {
 	ifaces map[uint16]string
 	guard  firewall.Guard
 	log    *zap.Logger
+	// approved: interface|MAC of every block in force after the last successful Set
+	// (Apply is called from one goroutine, the engine's reconciler).
+	approved map[string]bool
 }
 
 func newEnforcer(cfg *config.Config, fw firewall.Firewall, known func(iface string) int, log *zap.Logger) *enforcer {
@@ -108,6 +112,10 @@ func newEnforcer(cfg *config.Config, fw firewall.Firewall, known func(iface stri
 
 func (e *enforcer) Apply(ctx context.Context, blocks []daemon.Block) error {
 	var d firewall.Desired
+	inForce := maps.Clone(e.approved)
+	if inForce == nil {
+		inForce = map[string]bool{}
+	}
 	for _, b := range blocks {
 		iface, ok := e.ifaces[b.VLAN]
 		if !ok {
@@ -115,15 +123,29 @@ func (e *enforcer) Apply(ctx context.Context, blocks []daemon.Block) error {
 		}
 		d.Blocks = append(d.Blocks, firewall.Block{MAC: b.MAC, IPv4: b.IPv4, IPv6: b.IPv6, Interface: iface,
 			Reason: b.Rule + " (" + strings.Join(b.Clauses, ", ") + ")"})
+		if b.Carried {
+			inForce[iface+"|"+b.MAC] = true
+		}
 	}
-	d, refused := e.guard.Filter(d)
+	g := e.guard
+	g.Approved = func(iface, mac string) bool { return inForce[iface+"|"+mac] }
+	d, refused := g.Filter(d)
 	for _, r := range refused {
 		// The safety valve: something is wrong (a bad rule, a misplaced zone) when a
 		// large share of a VLAN is to be blocked at once. The admin must look.
 		e.log.Error("safety valve: refused to block", zap.String("interface", r.Interface), zap.String("reason", r.Reason),
 			zap.Int("would_block", r.Blocked), zap.Int("known", r.Known))
 	}
-	return e.fw.Set(ctx, d)
+	if err := e.fw.Set(ctx, d); err != nil {
+		return err
+	}
+	e.approved = make(map[string]bool, len(d.Blocks))
+	for _, b := range d.Blocks {
+		if mac, err := firewall.NormalizeMAC(b.MAC); err == nil {
+			e.approved[b.Interface+"|"+mac] = true
+		}
+	}
+	return nil
 }
 
 func runFirewall(ctx context.Context, args []string, stdout, stderr io.Writer) int {

@@ -39,8 +39,12 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer func() { _ = log.Sync() }()
 	ifaces := make([]string, 0, len(cfg.Interfaces))
+	untagged := map[string]uint16{}
 	for _, i := range cfg.Interfaces {
 		ifaces = append(ifaces, i.Name)
+		if i.VLAN != 0 {
+			untagged[i.Name] = i.VLAN
+		}
 	}
 	sources, roleFor, err := feedSources(cfg, log)
 	if err != nil {
@@ -48,7 +52,7 @@ func runRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if len(ifaces) > 0 {
-		live := &capture.Live{Interfaces: ifaces, Logger: log.Named("capture")}
+		live := &capture.Live{Interfaces: ifaces, UntaggedVLAN: untagged, Logger: log.Named("capture")}
 		if b := cfg.Bypass; b.Detect {
 			live.Bypass = &capture.DecoderOptions{SchoolResolvers: b.SchoolResolvers, Allowed: b.Allowed}
 		}

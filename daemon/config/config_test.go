@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,6 +192,30 @@ func TestErrorsAtPositions(t *testing.T) {
 				t.Errorf("errors:\n%s\nwant:\n%s", es.Error(), tc.want)
 			}
 		})
+	}
+}
+
+// A gateway with one sub-interface or bridge per VLAN (eth1.30, br-staff) sees
+// untagged frames: each interface says which VLAN it carries.
+func TestInterfaceVLANs(t *testing.T) {
+	doc := func(ifaces string) []byte {
+		return []byte(strings.Replace(minimal, "interfaces: [{name: eth1}]", "interfaces: "+ifaces, 1))
+	}
+	c, err := config.Parse("x.yaml", doc("[{name: eth1.30, vlan: 30}, {name: br-staff, vlan: 20}, {name: eth2}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []config.Interface{{Name: "eth1.30", VLAN: 30}, {Name: "br-staff", VLAN: 20}, {Name: "eth2"}}; !slices.Equal(c.Interfaces, want) {
+		t.Errorf("interfaces = %+v, want %+v", c.Interfaces, want)
+	}
+	for _, tc := range []struct{ ifaces, want string }{
+		{"[{name: eth1.30, vlan: 4095}]", `e.yaml:2:36: interface vlan: "4095" is not a VLAN ID (1-4094)`},
+		{"[{name: br0, vlan: 30}, {name: br0, vlan: 20}]", `e.yaml:2:44: interface "br0" is listed twice`},
+	} {
+		_, err := config.Parse("e.yaml", doc(tc.ifaces))
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: error %v, want %s", tc.ifaces, err, tc.want)
+		}
 	}
 }
 
