@@ -112,10 +112,23 @@ func (e *Engine) publishBlocks() {
 
 // reconcile applies desired sets to the firewall, retrying a failed one with
 // backoff until a newer set arrives or ctx ends. It owns no engine state.
+//
+// Every EnforceResync it applies the last set again, unchanged: the firewall
+// backends keep a cheap steady-state path that trusts their own last write, and a
+// resync is when one re-reads the kernel and repairs what someone else changed
+// (a member deleted by hand, a chain flushed by a script).
 func (e *Engine) reconcile(ctx context.Context) error {
-	var pending []Block
-	have := false // an empty set is a real desired state: unblock everyone
+	var pending, last []Block
+	have := false     // an empty set is a real desired state: unblock everyone
+	haveLast := false // last holds the newest set applied
+	resyncing := false
 	retry := time.Duration(0)
+	var resync <-chan time.Time
+	if e.o.EnforceResync > 0 {
+		t := time.NewTicker(e.o.EnforceResync)
+		defer t.Stop()
+		resync = t.C
+	}
 	for {
 		var timer <-chan time.Time
 		if have {
@@ -125,7 +138,12 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case set := <-e.desired:
-			pending, have, retry = set, true, 0
+			pending, have, retry, resyncing = set, true, 0, false
+			continue
+		case <-resync:
+			if !have && haveLast {
+				pending, have, retry, resyncing = last, true, 0, true
+			}
 			continue
 		case <-timer:
 		}
@@ -134,6 +152,11 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			e.m.EnforceErrors.Inc()
 			retry = min(max(2*retry, time.Second), time.Minute)
 			e.log.Error("firewall not updated; retrying", zap.Int("blocks", len(pending)), zap.Duration("retry_in", retry), zap.Error(err))
+			continue
+		}
+		last, haveLast = pending, true
+		if resyncing { // nothing changed: no new figures, nothing to save
+			pending, have, resyncing = nil, false, false
 			continue
 		}
 		e.m.EnforceSeconds.Observe(time.Since(start).Seconds())

@@ -148,3 +148,47 @@ func TestBlocksSurviveRestart(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// countingBlocks counts saves of the desired set.
+type countingBlocks struct {
+	memBlocks
+	saves int
+}
+
+func (c *countingBlocks) SaveBlocks(ctx context.Context, b []Block) error {
+	c.mu.Lock()
+	c.saves++
+	c.mu.Unlock()
+	return c.memBlocks.SaveBlocks(ctx, b)
+}
+
+// The last desired set is applied again every EnforceResync, unchanged, so a
+// firewall changed behind the daemon's back is repaired without waiting for the
+// next decision; a resync saves nothing.
+func TestEnforcementResync(t *testing.T) {
+	fw := &fakeEnforcer{}
+	blocks := &countingBlocks{}
+	h := start(t, newMemStore(), func(o *Options) {
+		o.FollowPacketTime = true
+		o.Policy = blockPolicy{fakePolicy{edge: at(8, 30)}}
+		o.Enforcer = fw
+		o.BlockStore = blocks
+		o.EnforceResync = 20 * time.Millisecond
+		o.Safety = Safety{ProtectedVLANs: map[uint16]bool{30: true}}
+	})
+	h.observe(t, phoneDHCP("da:a1:19:00:00:31", "10.30.10.31", at(9, 0)))
+	first := fw.last(t, 1)
+	if len(first) != 1 {
+		t.Fatalf("desired set %+v, want the phone", first)
+	}
+	again := fw.last(t, 4) // three resyncs later
+	if len(again) != 1 || again[0].MAC != first[0].MAC {
+		t.Errorf("a resync applied %+v, want the same set %+v", again, first)
+	}
+	blocks.mu.Lock()
+	saves := blocks.saves
+	blocks.mu.Unlock()
+	if saves > 2 { // the restore at start may save the (empty) set once, the phone's set once
+		t.Errorf("the desired set was saved %d times: resyncs must not write to the store", saves)
+	}
+}

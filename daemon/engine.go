@@ -50,6 +50,9 @@ type Refiner func(prev fingerprint.Profile, s fingerprint.Signals) fingerprint.P
 const (
 	DefaultMaxDevices  = 20000
 	DefaultAbsentAfter = 2 * time.Hour
+	// DefaultEnforceResync: the firewall is re-checked against the desired blocks
+	// (and repaired) at least this often.
+	DefaultEnforceResync = time.Minute
 	// DefaultFloodRate is the number of never-seen MACs per minute on one VLAN above
 	// which DHCP DISCOVERs from new MACs are aggregated into one flood episode
 	// instead of becoming devices (a DHCP starvation tool; a real class arriving
@@ -80,6 +83,10 @@ type Options struct {
 	MaxDevices int
 	// AbsentAfter is the silence after which a device is taken to have left its zone.
 	AbsentAfter time.Duration
+	// EnforceResync is how often the last desired set of blocks is applied again,
+	// unchanged, so the firewall repairs what was changed behind its back
+	// (default DefaultEnforceResync; negative: never).
+	EnforceResync time.Duration
 	// FollowPacketTime makes observation timestamps the engine's clock (replay of a
 	// capture): schedule edges between two packets are applied when the later packet
 	// arrives, and no wall-clock timer runs.
@@ -169,6 +176,9 @@ func New(o Options) (*Engine, error) {
 	}
 	if o.AbsentAfter <= 0 {
 		o.AbsentAfter = DefaultAbsentAfter
+	}
+	if o.EnforceResync == 0 {
+		o.EnforceResync = DefaultEnforceResync
 	}
 	if o.BypassFresh <= 0 {
 		o.BypassFresh = DefaultBypassFresh
