@@ -50,10 +50,20 @@ type Options struct {
 	// NetNS is the path of a network namespace (e.g. /run/netns/NAME) the nftables
 	// backend works in (its netlink socket is opened there); empty means the caller's.
 	// Lab tests use it. The iptables backend runs its programs through BinDir and uses
-	// NetNS only for the one thing it does over netlink: in nf_tables mode, Flush
-	// deleting a filter table it created (see ChainMarker).
+	// NetNS for what it does over netlink: in nf_tables mode, Flush deleting a filter
+	// table it created (see ChainMarker), and the steady-state membership changes
+	// (Resync). With BinDir set, NetNS must name the namespace BinDir's programs act
+	// on; BinDir set without NetNS disables the netlink steady-state path.
 	NetNS string
-	Log   *zap.Logger
+	// Resync (iptables backend) bounds how long Set trusts its memory of the kernel:
+	// after a Set that changed no chain, the next Sets within Resync of the last full
+	// read (`ipset save`, `iptables -S`) diff against that memory and send membership
+	// changes over netlink, running no program. A change made behind the backend's
+	// back (a member deleted by hand, a flushed chain) is repaired at the first full
+	// read after it: within Resync, or at once after Invalidate. Zero means
+	// DefaultResync (30s); negative means every Set reads the kernel.
+	Resync time.Duration
+	Log    *zap.Logger
 }
 
 // Report describes the last Set or Flush.
@@ -63,6 +73,7 @@ type Report struct {
 	IPTablesRestores int           // iptables-restore --noflush batches run (both families)
 	Transactions     int           // nftables netlink transactions committed
 	Reads            int           // nftables full reads of the table (0 on the steady-state path)
+	Netlink          int           // iptables backend: ipset netlink messages sent (the steady-state path)
 	Duration         time.Duration // wall time of the call
 }
 
@@ -74,6 +85,9 @@ type IPTables struct {
 	cfg  config
 	log  *zap.Logger
 	last Report
+	// cache is the kernel state the last Set left (nil: read the kernel); see iptfast.go.
+	cache  *iptCache
+	resync time.Duration
 }
 
 var _ Firewall = (*IPTables)(nil)
@@ -108,9 +122,13 @@ func newBackend(ctx context.Context, sys system, o Options) (*IPTables, error) {
 		log = zap.NewNop()
 	}
 	b := &IPTables{
-		sys: sys,
-		log: log,
-		cfg: config{macSets: mac, ipv6: !o.DisableIPv6, interfaces: o.Interfaces, resolvers: o.Resolvers},
+		sys:    sys,
+		log:    log,
+		cfg:    config{macSets: mac, ipv6: !o.DisableIPv6, interfaces: o.Interfaces, resolvers: o.Resolvers},
+		resync: o.Resync,
+	}
+	if b.resync == 0 {
+		b.resync = DefaultResync
 	}
 	log.Info("firewall backend ready", zap.String("mode", string(sys.mode())), zap.Bool("mac_sets", mac), zap.Bool("ipv6", b.cfg.ipv6))
 	return b, nil
@@ -159,7 +177,9 @@ func (b *IPTables) read(ctx context.Context) (kernel, error) {
 
 // Set makes the kernel hold exactly d: one ipset restore batch for the membership
 // changes and, only when chains or the jump differ, one iptables-restore batch per
-// family. A steady state with one more blocked device costs one ipset restore.
+// family. In the steady state (the last full read younger than Options.Resync, and
+// nothing but membership changing) it reads nothing and sends the membership
+// changes over netlink: one more blocked device runs no program.
 func (b *IPTables) Set(ctx context.Context, d Desired) error {
 	groups, err := normalize(d)
 	if err != nil {
@@ -171,13 +191,18 @@ func (b *IPTables) Set(ctx context.Context, d Desired) error {
 	rep := Report{}
 	defer func() { rep.Duration = time.Since(start); b.last = rep }()
 
+	want := b.cfg.want(groups)
+	if b.fastSet(ctx, want, &rep) {
+		return nil
+	}
+	readAt := time.Now()
 	k, err := b.read(ctx)
 	if err != nil {
 		return err
 	}
-	want := b.cfg.want(groups)
 	p := b.cfg.diff(k, want)
-	if len(p.mismatch) > 0 {
+	mismatched := len(p.mismatch) > 0
+	if mismatched {
 		// A set of ours with the wrong type (hash:mac support changed, or someone
 		// made it by hand) cannot be changed in place while rules reference it.
 		b.log.Warn("firewall: sets with the wrong type; reinstalling from scratch", zap.Strings("sets", p.mismatch))
@@ -215,6 +240,10 @@ func (b *IPTables) Set(ctx context.Context, d Desired) error {
 		b.log.Info("firewall set", zap.Int("added", p.added), zap.Int("removed", p.removed),
 			zap.Int("iptables_batches", rep.IPTablesRestores), zap.Duration("took", time.Since(start)))
 	}
+	if !mismatched && p.iptables == [2]string{} && p.destroy == "" {
+		// The chains are as read and the sets as wanted: what the next Set may trust.
+		b.cache = &iptCache{fam: k.fam, sets: want.sets, readAt: readAt}
+	}
 	return nil
 }
 
@@ -237,6 +266,7 @@ func (b *IPTables) Flush(ctx context.Context) error {
 	start := time.Now()
 	rep := Report{}
 	defer func() { rep.Duration = time.Since(start); b.last = rep }()
+	b.cache = nil
 	k, err := b.read(ctx)
 	if err != nil {
 		return err

@@ -31,6 +31,10 @@ type fakeSystem struct {
 	fam    [2]fakeTable
 	writes int            // write calls so far
 	failAt func(int) bool // injects a failure on write n (a crash half-way through Set)
+	// netlink: membership changes may bypass ipset restore (setMembers, the
+	// steady-state path); off by default, so every Set reads the fake kernel.
+	netlink bool
+	reads   int // ipsetSave calls so far
 }
 
 type fakeTable struct {
@@ -70,6 +74,7 @@ func (f *fakeSystem) fail() error {
 func (f *fakeSystem) ipsetSave(context.Context) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.reads++
 	var b strings.Builder
 	for _, name := range slices.Sorted(maps.Keys(f.sets)) {
 		s := f.sets[name]

@@ -148,11 +148,14 @@ func newMembers() *members {
 func normalize(d Desired) (map[string]*members, error) {
 	out := map[string]*members{}
 	var errs []error
-	for i, b := range d.Blocks {
-		if !ValidInterface(b.Interface) {
+	lastIface, checked := "", false // blocks usually come grouped by interface
+	for i := range d.Blocks {
+		b := &d.Blocks[i]
+		if (!checked || b.Interface != lastIface) && !ValidInterface(b.Interface) {
 			errs = append(errs, fmt.Errorf("block %d (%s): bad interface %q", i, b.MAC, b.Interface))
 			continue
 		}
+		lastIface, checked = b.Interface, true
 		m := out[b.Interface]
 		if m == nil {
 			m = newMembers()

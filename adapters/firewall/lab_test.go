@@ -175,7 +175,8 @@ func labIptables(t *testing.T, mode Mode) {
 		t.Fatal("lab network does not forward before any block")
 	}
 
-	b, err := New(ctx, Options{BinDir: bin, Resolvers: []netip.Addr{netip.MustParseAddr(n.far4)}, Interfaces: []string{n.staffIf}})
+	// NetNS: the steady-state path's netlink socket goes where the wrappers' programs act.
+	b, err := New(ctx, Options{BinDir: bin, NetNS: n.rtr.Path, Resolvers: []netip.Addr{netip.MustParseAddr(n.far4)}, Interfaces: []string{n.staffIf}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func labIptables(t *testing.T, mode Mode) {
 		if err := b.Set(ctx, block); err != nil {
 			t.Fatal(err)
 		}
-		if rep := b.LastReport(); rep.IPSetRestores+rep.IPTablesRestores != 0 {
+		if rep := b.LastReport(); rep.IPSetRestores+rep.IPTablesRestores+rep.Netlink != 0 {
 			t.Errorf("second identical Set wrote: %+v", rep)
 		}
 		if again := snapshot(t, n.rtr, mode); again != first {
@@ -253,6 +254,9 @@ func labIptables(t *testing.T, mode Mode) {
 		n.rtr.Exec(t, binary(mode, v4, ""), "-A", "FORWARD", "-j", ChainForward)
 		n.rtr.Exec(t, binary(mode, v4, ""), "-F", ChainDrop)
 		n.rtr.Exec(t, "ipset", "add", setName(n.pupilIf, "v4"), "10.30.0.99")
+		// Within Options.Resync of the last full read, Set trusts its memory and does
+		// not see this; Invalidate (or the next full read, at most Resync later) does.
+		b.Invalidate()
 		if err := b.Set(ctx, block); err != nil {
 			t.Fatal(err)
 		}
@@ -302,6 +306,12 @@ func labIptables(t *testing.T, mode Mode) {
 		if rules > 10 {
 			t.Errorf("%d rules in our chains for 2,000 devices: rules must not grow with devices", rules)
 		}
+		// The install changed chains: one more Set reads the kernel (writing nothing),
+		// then Sets within Options.Resync run no program at all.
+		if err := b.Set(ctx, many(0)); err != nil {
+			t.Fatal(err)
+		}
+		programs := countCalls(t, calls, "")
 		const runs = 100
 		var took []time.Duration
 		for i := 1; i <= runs; i++ {
@@ -310,9 +320,15 @@ func labIptables(t *testing.T, mode Mode) {
 				t.Fatal(err)
 			}
 			took = append(took, time.Since(start))
-			if rep := b.LastReport(); rep.IPSetRestores != 1 || rep.IPTablesRestores != 0 || rep.Added != 1 {
-				t.Fatalf("one more device: %+v, want one ipset batch adding 1, no iptables", rep)
+			if rep := b.LastReport(); rep.IPSetRestores != 0 || rep.IPTablesRestores != 0 || rep.Netlink != 1 || rep.Added != 1 {
+				t.Fatalf("one more device: %+v, want one netlink message adding 1, no program", rep)
 			}
+		}
+		if got := countCalls(t, calls, "") - programs; got != 0 {
+			t.Errorf("the steady state ran %d programs, want none", got)
+		}
+		if got := strings.Count(n.rtr.Exec(t, "ipset", "list", setName(n.pupilIf, "v4")), "\n10.31."); got != 2000+runs {
+			t.Errorf("set holds %d addresses, want %d", got, 2000+runs)
 		}
 		slices.Sort(took)
 		t.Logf("MEASURED %s: full reconcile of 2,000 devices %v; one more device on top of 2,000+: p50 %v p99 %v (n=%d)",

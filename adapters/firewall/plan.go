@@ -107,7 +107,8 @@ func (c config) families() []family {
 	return []family{v4}
 }
 
-// want computes the wanted state for the grouped blocks.
+// want computes the wanted state for the grouped blocks. The wanted sets share the
+// groups' member maps: the caller must not change them afterwards.
 func (c config) want(groups map[string]*members) wanted {
 	ifaces := map[string]bool{}
 	for _, i := range c.interfaces {
@@ -131,12 +132,12 @@ func (c config) want(groups map[string]*members) wanted {
 				fmt.Sprintf("-A %s -i %s -m set --match-set %s src -j %s", ChainForward, iface, set, ChainDrop))
 		}
 		if c.macSets {
-			w.sets[setName(iface, "mac")] = &ipsetState{typ: typeMAC, members: maps.Clone(m.macs)}
+			w.sets[setName(iface, "mac")] = &ipsetState{typ: typeMAC, members: m.macs}
 			continue
 		}
-		w.sets[setName(iface, "v4")] = &ipsetState{typ: typeIP, family: "inet", members: maps.Clone(m.v4)}
+		w.sets[setName(iface, "v4")] = &ipsetState{typ: typeIP, family: "inet", members: m.v4}
 		if c.ipv6 {
-			w.sets[setName(iface, "v6")] = &ipsetState{typ: typeIP, family: "inet6", members: maps.Clone(m.v6)}
+			w.sets[setName(iface, "v6")] = &ipsetState{typ: typeIP, family: "inet6", members: m.v6}
 		}
 	}
 	return w

@@ -2,6 +2,7 @@ package firewall
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var (
@@ -154,8 +156,9 @@ func expectInstalled(t *testing.T, d Desired, macSets bool, protected []string) 
 // the same kernel as a clean install, the school's own rules untouched, and a second
 // Set doing nothing.
 func TestReplayConvergesFromAnyState(t *testing.T) {
-	for _, macOK := range []bool{false, true} {
-		t.Run(fmt.Sprintf("hash:mac=%v", macOK), func(t *testing.T) {
+	for _, c := range []struct{ macOK, netlink bool }{{false, false}, {true, false}, {false, true}, {true, true}} {
+		macOK := c.macOK
+		t.Run(fmt.Sprintf("hash:mac=%v,netlink=%v", macOK, c.netlink), func(t *testing.T) {
 			for seed := range uint64(300) {
 				r := rand.New(rand.NewPCG(seed, 42))
 				o := Options{Resolvers: []netip.Addr{netip.MustParseAddr("10.0.0.53"), netip.MustParseAddr("2001:db8::53")}}
@@ -163,6 +166,7 @@ func TestReplayConvergesFromAnyState(t *testing.T) {
 					o.Interfaces = []string{"br-pupil"}
 				}
 				fs := fakeWithAdmin(macOK)
+				fs.netlink = c.netlink // the steady-state path, failing at random too
 				messUp(r, fs)
 				b := backend(t, fs, o)
 				ctx := context.Background()
@@ -195,7 +199,7 @@ func TestReplayConvergesFromAnyState(t *testing.T) {
 				if err := b.Set(ctx, last); err != nil {
 					t.Fatal(err)
 				}
-				if rep := b.LastReport(); rep.IPSetRestores+rep.IPTablesRestores != 0 {
+				if rep := b.LastReport(); rep.IPSetRestores+rep.IPTablesRestores+rep.Netlink != 0 {
 					t.Fatalf("seed %d: second identical Set wrote to the kernel: %+v", seed, rep)
 				}
 				if err := b.Flush(ctx); err != nil {
@@ -329,5 +333,142 @@ add school-allow 10.9.0.1
 	}
 	if !reflect.DeepEqual(sets, want) {
 		t.Errorf("parsed %+v, want our three sets only, MACs lower-case", sets)
+	}
+}
+
+// TestSteadyStatePath: after a Set that changed no chain, Sets within Options.Resync
+// read nothing and send membership changes over netlink (no program); tampering is
+// repaired at the next full read (Invalidate, Resync elapsed); a netlink failure or a
+// missing set falls back to the full path in the same Set.
+func TestSteadyStatePath(t *testing.T) {
+	big := func(n int) Desired {
+		var d Desired
+		for i := range n {
+			d.Blocks = append(d.Blocks, Block{MAC: fmt.Sprintf("02:00:00:00:%02x:%02x", i/256, i%256),
+				IPv4: []netip.Addr{netip.AddrFrom4([4]byte{10, 30, byte(i / 256), byte(i % 256)})}, Interface: "br-pupil"})
+		}
+		return d
+	}
+	ctx := context.Background()
+	clean := func(d Desired) string {
+		fs := fakeWithAdmin(false)
+		if err := backend(t, fs, Options{}).Set(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		return kernelSnapshot(fs)
+	}
+	type want struct{ reads, restores, iptables, netlink, added, removed int }
+	step := func(t *testing.T, b *IPTables, fs *fakeSystem, d Desired, w want) {
+		t.Helper()
+		reads := fs.reads
+		if err := b.Set(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+		rep := b.LastReport()
+		got := want{fs.reads - reads, rep.IPSetRestores, rep.IPTablesRestores, rep.Netlink, rep.Added, rep.Removed}
+		if got != w {
+			t.Errorf("got %+v, want %+v", got, w)
+		}
+	}
+
+	t.Run("steady state, tamper, fallbacks", func(t *testing.T) {
+		fs := fakeWithAdmin(false)
+		fs.netlink = true
+		b := backend(t, fs, Options{})
+		step(t, b, fs, big(2000), want{1, 1, 2, 0, 2000, 0}) // install: chains written, nothing remembered
+		step(t, b, fs, big(2000), want{1, 0, 0, 0, 0, 0})    // full read, nothing to write: remembered
+		step(t, b, fs, big(2001), want{0, 0, 0, 1, 1, 0})
+		step(t, b, fs, big(2000), want{0, 0, 0, 1, 0, 1})
+		step(t, b, fs, big(2000), want{0, 0, 0, 0, 0, 0})
+		if got := kernelSnapshot(fs); got != clean(big(2000)) {
+			t.Fatalf("kernel after the steady-state path differs from a clean install:\n%s", got)
+		}
+
+		// A member deleted by hand: unseen until the next full read.
+		delete(fs.sets["hm-block-br-pupil-v4"].members, "10.30.0.7")
+		step(t, b, fs, big(2000), want{0, 0, 0, 0, 0, 0})
+		b.Invalidate()
+		step(t, b, fs, big(2000), want{1, 1, 0, 0, 1, 0})
+
+		// A netlink failure: the same Set reads and writes with ipset restore.
+		n := fs.writes + 1
+		fs.failAt = func(w int) bool { return w == n }
+		step(t, b, fs, big(2001), want{1, 1, 0, 1, 1, 0})
+		fs.failAt = nil
+		// That full read is remembered. A set gone (the kernel refuses the message):
+		// the full path recreates it.
+		step(t, b, fs, big(2001), want{0, 0, 0, 0, 0, 0})
+		delete(fs.sets, "hm-block-br-pupil-v4")
+		step(t, b, fs, big(2002), want{1, 1, 0, 1, 2002, 0})
+		if got := kernelSnapshot(fs); got != clean(big(2002)) {
+			t.Fatalf("kernel after the fallbacks differs from a clean install:\n%s", got)
+		}
+
+		// More than membership (an interface's set goes): the full path.
+		step(t, b, fs, Desired{}, want{1, 2, 2, 0, 0, 2002})
+		if err := b.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := kernelSnapshot(fs), kernelSnapshot(fakeWithAdmin(false)); got != want {
+			t.Fatalf("flush left\n%s", got)
+		}
+		// Flush forgets: the next Set reads.
+		step(t, b, fs, big(1), want{1, 1, 2, 0, 1, 0})
+	})
+
+	for _, resync := range []time.Duration{-1, time.Nanosecond} {
+		t.Run(fmt.Sprintf("Resync %v: every Set reads", resync), func(t *testing.T) {
+			fs := fakeWithAdmin(false)
+			fs.netlink = true
+			b := backend(t, fs, Options{Resync: resync})
+			step(t, b, fs, big(10), want{1, 1, 2, 0, 10, 0})
+			step(t, b, fs, big(10), want{1, 0, 0, 0, 0, 0})
+			step(t, b, fs, big(11), want{1, 1, 0, 0, 1, 0})
+			delete(fs.sets["hm-block-br-pupil-v4"].members, "10.30.0.7")
+			step(t, b, fs, big(11), want{1, 1, 0, 0, 1, 0})
+		})
+	}
+
+	t.Run("BinDir without NetNS never uses netlink", func(t *testing.T) {
+		for _, c := range []struct {
+			bin, netns string
+			ok         bool
+		}{{"", "", true}, {"/tmp/wrappers", "/run/netns/rtr", true}, {"/tmp/wrappers", "", false}, {"", "/run/netns/rtr", true}} {
+			s := &execSystem{r: runner{binDir: c.bin}, netns: c.netns}
+			if s.netlinkOK() != c.ok {
+				t.Errorf("BinDir %q NetNS %q: netlink %v, want %v", c.bin, c.netns, s.netlinkOK(), c.ok)
+			}
+		}
+	})
+}
+
+// TestIPSetMsgEncoding pins the netlink request for one member (ip_set.h).
+func TestIPSetMsgEncoding(t *testing.T) {
+	for _, c := range []struct {
+		op   memberOp
+		want string
+	}{
+		{memberOp{set: "hm-block-br0-v4", typ: typeIP, family: "inet", member: "10.30.0.2"},
+			"09060005" + "02000000" + "05000100" + "07000000" + "14000200" + "686d2d626c6f636b2d6272302d763400" +
+				"10000780" + "0c000180" + "08000140" + "0a1e0002"},
+		{memberOp{set: "s", typ: typeIP, family: "inet6", member: "2001:db8::1", del: true},
+			"0a060005" + "0a000000" + "05000100" + "07000000" + "06000200" + "73000000" +
+				"1c000780" + "18000180" + "14000240" + "20010db8000000000000000000000001"},
+		{memberOp{set: "s", typ: typeMAC, member: "02:00:00:00:00:01"},
+			"09060005" + "00000000" + "05000100" + "07000000" + "06000200" + "73000000" +
+				"10000780" + "0a001100" + "020000000001" + "0000"},
+	} {
+		m, err := ipsetMsg(c.op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		typ := uint16(m.Header.Type)
+		got := fmt.Sprintf("%02x%02x%04x", typ&0xff, typ>>8, uint16(m.Header.Flags)) + hex.EncodeToString(m.Data)
+		if got != c.want {
+			t.Errorf("%+v:\n got %s\nwant %s", c.op, got, c.want)
+		}
+	}
+	if _, err := ipsetMsg(memberOp{set: "s", typ: typeIP, family: "inet", member: "2001:db8::1"}); err == nil {
+		t.Error("an IPv6 address for an inet set was encoded")
 	}
 }
