@@ -244,6 +244,11 @@ func reloadOnHUP(ctx context.Context, o serveOpts, eng *daemon.Engine, st *store
 		case <-hup:
 		}
 		_ = o.notifier.Reloading()
+		// An admin who changed the firewall by hand and reloads expects it checked:
+		// the next apply (a decision, or the resync within a minute) reads the kernel.
+		if inv, ok := o.firewall.(interface{ Invalidate() }); ok {
+			inv.Invalidate()
+		}
 		next, err := o.reload()
 		if err != nil {
 			eng.Metrics().Reloads.WithLabelValues("rejected").Inc()
