@@ -139,12 +139,12 @@ default: {action: allow, message: ok}
 		return float64(m.HeapAlloc) / (1 << 20)
 	}
 	before, heapBefore := rssMiB(t), heapMiB()
-	snd, err := openSender(tx.Path, txIf)
+	snd, err := lab.OpenSender(tx, txIf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer snd.close()
-	sent, err := snd.blast(frames, 40_000, time.Duration(floodSize/40_000+1)*time.Second)
+	defer snd.Close()
+	sent, err := snd.Blast(frames, 40_000, time.Duration(floodSize/40_000+1)*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

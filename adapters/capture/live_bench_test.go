@@ -4,15 +4,12 @@ package capture
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sys/unix"
 
 	"github.com/hallmonitor/hallmonitor/adapters/capture/internal/synth"
 	"github.com/hallmonitor/hallmonitor/adapters/lab"
@@ -31,59 +28,6 @@ func envInt(tb testing.TB, name string, def int) int {
 	}
 	return n
 }
-
-// sender writes pre-built frames on an AF_PACKET socket opened in another
-// network namespace (the socket keeps it), bypassing the qdisc.
-type sender struct{ fd int }
-
-func openSender(netns, iface string) (*sender, error) {
-	var s *sender
-	err := inNetNS(netns, func() error {
-		ifi, err := net.InterfaceByName(iface)
-		if err != nil {
-			return fmt.Errorf("find interface: %w", err)
-		}
-		fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, 0) // protocol 0: send only
-		if err != nil {
-			return fmt.Errorf("open sender socket: %w", err)
-		}
-		_ = unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_QDISC_BYPASS, 1)
-		if err := unix.Bind(fd, &unix.SockaddrLinklayer{Ifindex: ifi.Index}); err != nil {
-			unix.Close(fd)
-			return fmt.Errorf("bind sender socket: %w", err)
-		}
-		s = &sender{fd: fd}
-		return nil
-	})
-	return s, err
-}
-
-// blast sends frames round-robin at rate frames/s for d and returns how many
-// it sent. It paces in bursts of 64; ENOBUFS (a full device queue) is retried.
-func (s *sender) blast(frames [][]byte, rate int, d time.Duration) (int, error) {
-	const burst = 64
-	start := time.Now()
-	sent := 0
-	for time.Since(start) < d {
-		for i := 0; i < burst; i++ {
-			f := frames[sent%len(frames)]
-			if _, err := unix.Write(s.fd, f); err != nil {
-				if err == unix.ENOBUFS || err == unix.EAGAIN {
-					i--
-					continue
-				}
-				return sent, fmt.Errorf("send frame %d: %w", sent, err)
-			}
-			sent++
-		}
-		if ahead := time.Duration(float64(sent)/float64(rate)*float64(time.Second)) - time.Since(start); ahead > 0 {
-			time.Sleep(ahead)
-		}
-	}
-	return sent, nil
-}
-
-func (s *sender) close() { unix.Close(s.fd) }
 
 // BenchmarkLiveCapture blasts matching frames (DNS queries and DHCP requests
 // from 3,000 synthetic devices, 802.1Q tagged) from one network namespace
@@ -149,18 +93,18 @@ func BenchmarkLiveCapture(b *testing.B) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	snd, err := openSender(tx.Path, txIf)
+	snd, err := lab.OpenSender(tx, txIf)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer snd.close()
+	defer snd.Close()
 
 	before := live.Stats()
 	b.ResetTimer()
 	sent := 0
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		n, err := snd.blast(frames, rate, time.Duration(secs)*time.Second)
+		n, err := snd.Blast(frames, rate, time.Duration(secs)*time.Second)
 		sent += n
 		if err != nil {
 			b.Fatal(err)
