@@ -1,13 +1,17 @@
 package dnsguard
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -85,8 +89,12 @@ func BenchmarkForwardUDP(b *testing.B) { benchUDP(b, "www.example.test.", dns.Rc
 
 // BenchmarkDnsperf runs dnsperf (the real load tool) against the guard and,
 // in the same run, against dnsmasq forwarding to the same upstream, each for
-// HALLMONITOR_DNSPERF_SECONDS (default 5) s. Run with -benchtime 1x
-// (deploy/bench/dnsguard.sh).
+// HALLMONITOR_DNSPERF_SECONDS (default 5) s; HALLMONITOR_DNSPERF_RUNS
+// (comma-separated run names) picks some of the runs. Run with -benchtime 1x
+// (deploy/bench/dnsguard.sh). The upstream is the test upstream in a process
+// of its own, so that each server's CPU time per query is measured apart:
+// this process's for the guard, /proc's for dnsmasq. That figure is steadier
+// than queries/s when other jobs share the cores.
 func BenchmarkDnsperf(b *testing.B) {
 	tools := lab.RequireTools(b, "dnsperf", "dnsmasq")
 	dnsperf, dnsmasq := tools[0], tools[1]
@@ -94,8 +102,8 @@ func BenchmarkDnsperf(b *testing.B) {
 	if s, err := strconv.Atoi(os.Getenv("HALLMONITOR_DNSPERF_SECONDS")); err == nil && s > 0 {
 		secs = s
 	}
-	up := startUpstream(b)
-	g := startGuard(b, testOptions(up.Addr))
+	up := startUpstreamProcess(b)
+	g := startGuard(b, testOptions(up.addr))
 	drain(b, g)
 	dir := b.TempDir()
 	local := filepath.Join(dir, "local.txt")
@@ -111,20 +119,32 @@ func BenchmarkDnsperf(b *testing.B) {
 	if err := os.WriteFile(fwd, []byte(fq.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	mport := startDnsmasq(b, dnsmasq, dir, up.Addr)
+	mport, mpid := startDnsmasq(b, dnsmasq, dir, up.addr)
 	_, gport, _ := net.SplitHostPort(g.addr)
+	self := os.Getpid()
 	b.ResetTimer()
 	for range b.N {
-		for _, run := range []struct{ name, port, file string }{
-			{"guard_local", gport, local},
-			{"dnsmasq_local", mport, local},
-			{"guard_forwarded", gport, fwd},
-			{"dnsmasq_forwarded", mport, fwd},
+		for _, run := range []struct {
+			name, port, file string
+			pid              int
+		}{
+			{"guard_local", gport, local, self},
+			{"dnsmasq_local", mport, local, mpid},
+			{"guard_forwarded", gport, fwd, self},
+			{"dnsmasq_forwarded", mport, fwd, mpid},
 		} {
-			before := up.queries()
-			qps, lost := runDnsperf(b, dnsperf, run.port, run.file, secs)
+			if only := os.Getenv("HALLMONITOR_DNSPERF_RUNS"); only != "" && !slices.Contains(strings.Split(only, ","), run.name) {
+				continue
+			}
+			before := up.queries(b)
+			cpu0, ucpu0 := processCPU(run.pid), processCPU(up.pid)
+			qps, n, lost := runDnsperf(b, dnsperf, run.port, run.file, secs)
+			us := float64(processCPU(run.pid)-cpu0) / 1e3 / float64(max(n, 1))
+			uus := float64(processCPU(up.pid)-ucpu0) / 1e3 / float64(max(n, 1))
 			b.ReportMetric(qps, run.name+"_q/s")
-			b.Logf("dnsperf %-18s %9.0f queries/s, %5.2f%% lost, upstream asked %d times", run.name, qps, lost, up.queries()-before)
+			b.ReportMetric(us, run.name+"_µs_cpu/q")
+			b.Logf("dnsperf %-18s %9.0f queries/s, %5.2f%% lost, upstream asked %6d times; CPU per query: server %5.1f µs, upstream %5.1f µs",
+				run.name, qps, lost, up.queries(b)-before, us, uus)
 			if lost > 1 {
 				b.Errorf("%s: %.2f%% of queries lost", run.name, lost)
 			}
@@ -135,15 +155,108 @@ func BenchmarkDnsperf(b *testing.B) {
 		st.Queries, st.AnsweredLocally, st.Forwarded, st.ServFail, st.UpstreamErrors, st.Observations, st.ObservationsDropped)
 }
 
+// upstreamEnv makes this test binary the test upstream (TestUpstreamProcess).
+const upstreamEnv = "HALLMONITOR_DNSGUARD_UPSTREAM_PROCESS"
+
+// TestUpstreamProcess is not a test: with upstreamEnv set it runs the test
+// upstream, prints its address and serves until its stdin closes
+// (startUpstreamProcess).
+func TestUpstreamProcess(t *testing.T) {
+	if os.Getenv(upstreamEnv) != "1" {
+		return
+	}
+	up := startUpstream(t)
+	fmt.Printf("ADDR %s\n", up.Addr)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+type upstreamProcess struct {
+	addr string
+	pid  int
+}
+
+// queries asks the upstream process how many queries it has answered.
+func (u *upstreamProcess) queries(b *testing.B) int64 {
+	m := new(dns.Msg)
+	m.SetQuestion(countName, dns.TypeTXT)
+	r, err := dns.Exchange(m, u.addr)
+	if err != nil || len(r.Answer) != 1 {
+		b.Fatalf("upstream query count: %v %v", err, r)
+	}
+	n, _ := strconv.ParseInt(r.Answer[0].(*dns.TXT).Txt[0], 10, 64)
+	return n
+}
+
+// startUpstreamProcess runs the test upstream in a child process (this test
+// binary, TestUpstreamProcess); it ends when its stdin is closed, or is
+// killed by PID, in b.Cleanup.
+func startUpstreamProcess(b *testing.B) *upstreamProcess {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUpstreamProcess$")
+	cmd.Env = append(os.Environ(), upstreamEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("start upstream process: %v", err)
+	}
+	var grp errgroup.Group
+	b.Cleanup(func() {
+		_ = stdin.Close()
+		done := make(chan struct{})
+		grp.Go(func() error { _ = cmd.Wait(); close(done); return nil })
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = cmd.Process.Kill() // by PID
+		}
+		_ = grp.Wait()
+	})
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		if addr, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
+			grp.Go(func() error { _, _ = io.Copy(io.Discard, stdout); return nil })
+			return &upstreamProcess{addr: addr, pid: cmd.Process.Pid}
+		}
+	}
+	b.Fatalf("upstream process printed no address: %v", sc.Err())
+	return nil
+}
+
+// processCPU is a process's user+system CPU time in nanoseconds
+// (/proc/PID/stat, in clock ticks of 10 ms), 0 when unknown.
+func processCPU(pid int) int64 {
+	st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	i := bytes.LastIndexByte(st, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(st[i+1:])) // from field 3 (state) on
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return (ut + stime) * int64(10*time.Millisecond)
+}
+
 // startDnsmasq runs dnsmasq forwarding to upstream with caching off (so every
 // query is forwarded, as the guard does) and NXDOMAIN for the local names;
 // t.Cleanup ends it by PID.
-func startDnsmasq(b *testing.B, bin, dir, upstream string) string {
+func startDnsmasq(b *testing.B, bin, dir, upstream string) (port string, pid int) {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, port, _ := net.SplitHostPort(pc.LocalAddr().String())
+	_, port, _ = net.SplitHostPort(pc.LocalAddr().String())
 	_ = pc.Close()
 	uh, up, _ := net.SplitHostPort(upstream)
 	cmd := exec.Command(bin, "--no-daemon", "--port="+port, "--listen-address=127.0.0.1", "--bind-interfaces",
@@ -166,20 +279,21 @@ func startDnsmasq(b *testing.B, bin, dir, upstream string) string {
 		m := new(dns.Msg)
 		m.SetQuestion("www.example.test.", dns.TypeA)
 		if r, _, err := c.Exchange(m, "127.0.0.1:"+port); err == nil && r.Rcode == dns.RcodeSuccess {
-			return port
+			return port, cmd.Process.Pid
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	b.Fatalf("dnsmasq not answering on %s: %s", port, out.String())
-	return ""
+	return "", 0
 }
 
 var (
 	qpsRe  = regexp.MustCompile(`Queries per second:\s+([0-9.]+)`)
+	doneRe = regexp.MustCompile(`Queries completed:\s+(\d+)`)
 	lostRe = regexp.MustCompile(`Queries lost:\s+\d+ \(([0-9.]+)%\)`)
 )
 
-func runDnsperf(b *testing.B, bin, port, file string, secs int) (qps, lostPct float64) {
+func runDnsperf(b *testing.B, bin, port, file string, secs int) (qps float64, completed int64, lostPct float64) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+30)*time.Second)
 	defer cancel()
 	out, err := exec.CommandContext(ctx, bin, "-s", "127.0.0.1", "-p", port, "-d", file,
@@ -189,10 +303,12 @@ func runDnsperf(b *testing.B, bin, port, file string, secs int) (qps, lostPct fl
 	}
 	m := qpsRe.FindSubmatch(out)
 	l := lostRe.FindSubmatch(out)
-	if m == nil || l == nil {
+	d := doneRe.FindSubmatch(out)
+	if m == nil || l == nil || d == nil {
 		b.Fatalf("dnsperf output not understood: %s", out)
 	}
 	qps, _ = strconv.ParseFloat(string(m[1]), 64)
+	completed, _ = strconv.ParseInt(string(d[1]), 10, 64)
 	lostPct, _ = strconv.ParseFloat(string(l[1]), 64)
-	return qps, lostPct
+	return qps, completed, lostPct
 }

@@ -17,6 +17,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -48,6 +50,8 @@ const (
 	ednsSize = 1232
 	// serverUDPSize is the largest query datagram read.
 	serverUDPSize = 4096
+	// maxUDPSockets bounds the UDP sockets (read loops) per listen address.
+	maxUDPSockets = 4
 )
 
 // Options configure a Guard.
@@ -67,6 +71,8 @@ type Options struct {
 	BlockPageV6 netip.Addr
 	// Blocked reports whether the client at this address is a device the
 	// daemon has blocked (and its MAC, for the log). Nil: nobody is blocked.
+	// Like MACFor it is called for each query on a UDP socket's read loop,
+	// so it must not block.
 	Blocked func(client netip.Addr) (mac string, blocked bool)
 	// BlockPageNames are names (with every name under them) a blocked client
 	// still resolves normally: what the block page itself needs (its own host
@@ -78,7 +84,8 @@ type Options struct {
 	AllowResolvers []string
 	// MACFor maps a client address to its MAC (the daemon's leases), "" when
 	// unknown; queries from unknown clients are answered but not observed.
-	// Required.
+	// Required. It is called for each query on a UDP socket's read loop, so
+	// it must be quick and never block (the daemon's is a lock-free lookup).
 	MACFor func(client netip.Addr) string
 	Logger *zap.Logger
 	// Timeout bounds one forwarded query over every upstream tried
@@ -123,11 +130,12 @@ type Guard struct {
 	rr      atomic.Uint64
 	slots   chan struct{}
 
-	udp     []*net.UDPConn
-	tcp     []*net.TCPListener
-	running atomic.Bool
-	closeMu sync.Mutex
-	closed  bool
+	udp      []*net.UDPConn // one per Listen address (Addrs)
+	udpExtra []*net.UDPConn // more sockets on the same addresses (SO_REUSEPORT)
+	tcp      []*net.TCPListener
+	running  atomic.Bool
+	closeMu  sync.Mutex
+	closed   bool
 
 	ctx context.Context // Run's: forwarded queries end with it
 	out chan<- daemon.Observation
@@ -200,8 +208,10 @@ func New(o Options) (*Guard, error) {
 	return g, nil
 }
 
-// bind opens the UDP socket and the TCP listener of one address; with port 0
-// both get the same kernel-chosen port.
+// bind opens the UDP sockets and the TCP listener of one address; with port 0
+// they all get the same kernel-chosen port. Where the system has SO_REUSEPORT
+// (Linux), the address gets one UDP socket per core (up to maxUDPSockets),
+// each served by its own read loop, and the kernel spreads clients over them.
 func (g *Guard) bind(l string) error {
 	ap, err := netip.ParseAddrPort(l)
 	if err != nil {
@@ -210,13 +220,20 @@ func (g *Guard) bind(l string) error {
 	if ap.Addr().IsUnspecified() {
 		return fmt.Errorf("dnsguard: listen %q: give the gateway's address on the pupil VLAN, not the wildcard", l)
 	}
+	extra := udpSocketsPerAddr() - 1
+	lc := net.ListenConfig{}
+	if extra > 0 {
+		lc.Control = reusePort
+	}
 	for attempt := 0; ; attempt++ {
-		u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+		pc, err := lc.ListenPacket(context.Background(), "udp", net.UDPAddrFromAddrPort(ap).String())
 		if err != nil {
 			return fmt.Errorf("dnsguard: listen udp %s: %w", l, err)
 		}
+		u := pc.(*net.UDPConn)
 		port := u.LocalAddr().(*net.UDPAddr).AddrPort().Port()
-		t, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ap.Addr(), port)))
+		bound := netip.AddrPortFrom(ap.Addr(), port)
+		t, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bound))
 		if err != nil {
 			_ = u.Close()
 			if ap.Port() == 0 && attempt < 10 {
@@ -225,8 +242,23 @@ func (g *Guard) bind(l string) error {
 			return fmt.Errorf("dnsguard: listen tcp %s: %w", l, err)
 		}
 		g.udp, g.tcp = append(g.udp, u), append(g.tcp, t)
+		for range extra {
+			pc, err := lc.ListenPacket(context.Background(), "udp", net.UDPAddrFromAddrPort(bound).String())
+			if err != nil {
+				return fmt.Errorf("dnsguard: listen udp %s (SO_REUSEPORT): %w", l, err)
+			}
+			g.udpExtra = append(g.udpExtra, pc.(*net.UDPConn))
+		}
 		return nil
 	}
+}
+
+// udpSocketsPerAddr is how many UDP sockets (read loops) serve one address.
+func udpSocketsPerAddr() int {
+	if !haveReusePort {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), maxUDPSockets))
 }
 
 // Addrs returns the bound addresses (UDP first, then TCP, each in Listen
@@ -252,7 +284,7 @@ func (g *Guard) Close() error {
 	}
 	g.closed = true
 	var errs []error
-	for _, c := range g.udp {
+	for _, c := range append(slices.Clip(g.udp), g.udpExtra...) {
 		if err := c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
@@ -294,9 +326,6 @@ func (g *Guard) Run(ctx context.Context, out chan<- daemon.Observation) error {
 		srv.NotifyStartedFunc = func() { close(s.started) }
 		servers = append(servers, s)
 	}
-	for _, c := range g.udp {
-		add(&dns.Server{PacketConn: c, UDPSize: serverUDPSize})
-	}
 	for _, l := range g.tcp {
 		add(&dns.Server{Listener: l})
 	}
@@ -308,6 +337,15 @@ func (g *Guard) Run(ctx context.Context, out chan<- daemon.Observation) error {
 				return nil
 			}
 			return fmt.Errorf("dnsguard: serve: %w", err)
+		})
+	}
+	for _, c := range append(slices.Clip(g.udp), g.udpExtra...) {
+		grp.Go(func() error {
+			err := g.serveUDPConn(c)
+			if gctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("dnsguard: serve udp: %w", err)
 		})
 	}
 	grp.Go(func() error {
@@ -369,10 +407,99 @@ func (g *Guard) Stats() Stats {
 	return st
 }
 
-// ServeDNS answers one query (dns.Handler). miekg/dns has already refused
-// responses, opcodes other than QUERY and NOTIFY, and messages without
-// exactly one question.
-func (g *Guard) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+// ServeDNS answers one query (dns.Handler) and returns once the client is
+// answered. It serves the TCP listeners; the UDP sockets have their own read
+// loops (serveUDPConn). Either has already refused responses, opcodes other
+// than QUERY and NOTIFY, and messages without exactly one question.
+func (g *Guard) ServeDNS(w dns.ResponseWriter, r *dns.Msg) { g.serve(w, r, false) }
+
+// serveUDPConn reads queries from c until it is closed and answers each in
+// this goroutine: no goroutine per query. Local answers are written at once;
+// forwarded queries are sent upstream and answered by the upstream socket's
+// reader (see forward). Packets are screened as miekg/dns's server does
+// (dns.DefaultMsgAcceptFunc: FORMERR, NOTIMP or no answer).
+func (g *Guard) serveUDPConn(c *net.UDPConn) error {
+	buf := make([]byte, serverUDPSize)
+	for {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return err
+			}
+			g.log.Debug("DNS guard: UDP read", zap.Error(err))
+			continue
+		}
+		w := &udpWriter{c: c, to: from}
+		if r := g.screen(w, buf[:n]); r != nil {
+			g.serve(w, r, true)
+		}
+	}
+}
+
+// screen parses a query datagram, answering or dropping what miekg/dns's
+// server would not pass to a handler; nil when it is not for serve.
+func (g *Guard) screen(w *udpWriter, pkt []byte) *dns.Msg {
+	if len(pkt) < 12 {
+		g.invalid(pkt, dns.ErrShortRead)
+		return nil // no reply to junk: any reply can be used to amplify
+	}
+	dh := dns.Header{
+		Id: binary.BigEndian.Uint16(pkt), Bits: binary.BigEndian.Uint16(pkt[2:]),
+		Qdcount: binary.BigEndian.Uint16(pkt[4:]), Ancount: binary.BigEndian.Uint16(pkt[6:]),
+		Nscount: binary.BigEndian.Uint16(pkt[8:]), Arcount: binary.BigEndian.Uint16(pkt[10:]),
+	}
+	r := new(dns.Msg)
+	action := g.accept(dh)
+	if action == dns.MsgAccept {
+		err := r.Unpack(pkt)
+		if err == nil {
+			return r
+		}
+		g.invalid(pkt, err)
+		action = dns.MsgReject
+	} else {
+		var hdr [12]byte // the header alone, for the reply
+		copy(hdr[:4], pkt)
+		_ = r.Unpack(hdr[:])
+	}
+	switch action {
+	case dns.MsgReject, dns.MsgRejectNotImplemented:
+		opcode := r.Opcode
+		r.SetRcodeFormatError(r)
+		r.Zero = false
+		if action == dns.MsgRejectNotImplemented {
+			r.Opcode = opcode
+			r.Rcode = dns.RcodeNotImplemented
+		}
+		r.Ns, r.Answer, r.Extra = nil, nil, nil
+		_ = w.WriteMsg(r)
+	}
+	return nil
+}
+
+// udpWriter answers one client of a UDP socket (dns.ResponseWriter).
+type udpWriter struct {
+	c  *net.UDPConn
+	to netip.AddrPort
+}
+
+func (w *udpWriter) LocalAddr() net.Addr  { return w.c.LocalAddr() }
+func (w *udpWriter) RemoteAddr() net.Addr { return net.UDPAddrFromAddrPort(w.to) }
+func (w *udpWriter) WriteMsg(m *dns.Msg) error {
+	b, err := m.Pack()
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(b)
+	return err
+}
+func (w *udpWriter) Write(b []byte) (int, error) { return w.c.WriteToUDPAddrPort(b, w.to) }
+func (w *udpWriter) Close() error                { return nil }
+func (w *udpWriter) TsigStatus() error           { return nil }
+func (w *udpWriter) TsigTimersOnly(bool)         {}
+func (w *udpWriter) Hijack()                     {}
+
+func (g *Guard) serve(w dns.ResponseWriter, r *dns.Msg, async bool) {
 	if len(r.Question) != 1 || r.Response { // a caller other than miekg/dns's server
 		g.malformed.Add(1)
 		m := new(dns.Msg)
@@ -381,7 +508,7 @@ func (g *Guard) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		return
 	}
 	g.queries.Add(1)
-	client := addrOf(w.RemoteAddr())
+	client := clientOf(w)
 	q := &r.Question[0]
 	name := normalize(q.Name)
 	g.observe(client, name)
@@ -408,7 +535,7 @@ func (g *Guard) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			return
 		}
 	}
-	g.forward(w, r, q)
+	g.forward(w, r, q, async)
 }
 
 // blockedAnswer returns the answer for a blocked client, or nil when the
@@ -496,30 +623,169 @@ func (g *Guard) servFail(w dns.ResponseWriter, r *dns.Msg) {
 // sent it (EDNS0 options, DO and CD bits, its UDP size) under a fresh random
 // ID; the reply goes back under the client's ID. A UDP reply with TC set is
 // retried over TCP; a client that asked over TCP is forwarded over TCP.
-func (g *Guard) forward(w dns.ResponseWriter, r *dns.Msg, q *dns.Question) {
+//
+// With async (the guard's UDP read loops), a query forwarded over UDP is
+// answered by the reader of the upstream socket its reply arrives on (or by
+// its timer), and forward returns once the query is sent: no goroutine waits
+// for each reply. Otherwise forward returns once the client is answered.
+func (g *Guard) forward(w dns.ResponseWriter, r *dns.Msg, q *dns.Question, async bool) {
 	select {
 	case g.slots <- struct{}{}:
-		defer func() { <-g.slots }()
 	default:
 		g.servFail(w, r)
 		return
 	}
-	clientID := r.Id
-	viaTCP := !isUDP(w)
-	size := clientUDPSize(r)
+	if !isUDP(w) {
+		defer func() { <-g.slots }()
+		g.forwardTCP(w, r, q)
+		return
+	}
+	wire, err := r.Pack()
+	if err != nil {
+		<-g.slots
+		g.servFail(w, r)
+		return
+	}
 	start := time.Now()
-	deadline := start.Add(g.timeout)
+	f := &fwd{g: g, w: w, r: r, q: q, wire: wire, clientID: r.Id, size: clientUDPSize(r), deadline: start.Add(g.timeout)}
+	f.tries = g.order(f.order[:0], start.UnixNano())
+	if !async {
+		f.done = make(chan struct{})
+	}
+	f.next()
+	if !async {
+		<-f.done
+	}
+}
 
-	var order [8]*upstream
-	tries := g.order(order[:0], start.UnixNano())
-	var wire []byte
-	if !viaTCP {
-		var err error
-		if wire, err = r.Pack(); err != nil {
-			g.servFail(w, r)
+// fwd is a query forwarded over UDP, in flight. It has one owner at a time:
+// the goroutine sending it, then whichever of the socket's reader (a reply),
+// the attempt's timer or a socket failure first takes it off its socket's
+// pending queries (udpMux.take).
+type fwd struct {
+	g        *Guard
+	w        dns.ResponseWriter
+	r        *dns.Msg
+	q        *dns.Question
+	wire     []byte // the query packed; its ID is the attempt's
+	sent     bool   // wire has been sent once (a failover copies it)
+	clientID uint16
+	size     int       // the client's UDP size
+	deadline time.Time // over every upstream
+	tryEnd   time.Time // of the current attempt (its TCP retry included)
+	order    [8]*upstream
+	tries    []*upstream
+	i        int           // next in tries
+	timer    *time.Timer   // the attempt's; read under its udpMux's mu
+	done     chan struct{} // closed when answered (synchronous callers)
+}
+
+// next sends the query to the next upstream, or answers SERVFAIL when none
+// is left or the time is up.
+func (f *fwd) next() {
+	g := f.g
+	for f.i < len(f.tries) {
+		u := f.tries[f.i]
+		f.i++
+		if g.ctx.Err() != nil {
+			f.finish() // shutting down: no answer rather than a wrong one
+			return
+		}
+		left := time.Until(f.deadline)
+		if left <= 0 {
+			break
+		}
+		wait := left / time.Duration(len(f.tries)-f.i+1) // the rest of the time, shared by the upstreams left
+		f.tryEnd = time.Now().Add(wait)
+		u.queries.Add(1)
+		m, err := u.getMux()
+		if err != nil {
+			g.upstreamFailed(u, err)
+			continue
+		}
+		owned, err := m.send(f, wait)
+		if !owned {
+			return // sent (or failed meanwhile): the reader or the timer carries on
+		}
+		g.upstreamFailed(u, err)
+	}
+	g.servFail(f.w, f.r)
+	f.finish()
+}
+
+// failed carries on after an attempt failed.
+func (f *fwd) failed(u *upstream, err error) {
+	f.g.upstreamFailed(u, err)
+	f.next()
+}
+
+// replied handles an upstream's reply (raw is valid only during the call).
+func (f *fwd) replied(u *upstream, raw []byte) {
+	g := f.g
+	if u.downUntil.Load() != 0 {
+		u.downUntil.Store(0)
+		g.log.Info("DNS upstream answering again", zap.String("upstream", u.name))
+	}
+	if raw[2]&0x02 != 0 { // TC: ask the same upstream over TCP
+		g.tcpFallback.Add(1)
+		trunc := append([]byte(nil), raw...)
+		go f.retryTCP(u, trunc)
+		return
+	}
+	f.relay(u, raw, nil)
+}
+
+// retryTCP asks u over TCP for the reply that came truncated over UDP.
+func (f *fwd) retryTCP(u *upstream, trunc []byte) {
+	f.r.Id = uint16(rand.Uint32())
+	full, err := u.exchangeTCP(f.r, f.q, f.tryEnd)
+	f.r.Id = f.clientID
+	if err != nil {
+		f.g.log.Debug("TCP retry of a truncated reply failed; relaying the truncated reply", zap.String("upstream", u.name), zap.Error(err))
+		f.relay(u, trunc, nil)
+		return
+	}
+	f.relay(u, nil, full)
+}
+
+// relay answers the client with the upstream's reply: raw unchanged but for
+// the ID when it fits the client's UDP size, else parsed and truncated.
+func (f *fwd) relay(u *upstream, raw []byte, resp *dns.Msg) {
+	g := f.g
+	if raw != nil && len(raw) <= f.size {
+		g.forwarded.Add(1)
+		binary.BigEndian.PutUint16(raw, f.clientID)
+		_, _ = f.w.Write(raw)
+		f.finish()
+		return
+	}
+	if resp == nil {
+		resp = new(dns.Msg)
+		if err := resp.Unpack(raw); err != nil {
+			f.failed(u, fmt.Errorf("dnsguard: udp %s: malformed reply: %w", u.name, err))
 			return
 		}
 	}
+	g.forwarded.Add(1)
+	resp.Id = f.clientID
+	g.write(f.w, f.r, resp)
+	f.finish()
+}
+
+func (f *fwd) finish() {
+	<-f.g.slots
+	if f.done != nil {
+		close(f.done)
+	}
+}
+
+// forwardTCP forwards a query that came over TCP, over TCP.
+func (g *Guard) forwardTCP(w dns.ResponseWriter, r *dns.Msg, q *dns.Question) {
+	clientID := r.Id
+	start := time.Now()
+	deadline := start.Add(g.timeout)
+	var order [8]*upstream
+	tries := g.order(order[:0], start.UnixNano())
 	for i, u := range tries {
 		if g.ctx.Err() != nil {
 			return // shutting down: no answer rather than a wrong one
@@ -530,32 +796,10 @@ func (g *Guard) forward(w dns.ResponseWriter, r *dns.Msg, q *dns.Question) {
 			break
 		}
 		try := now.Add(left / time.Duration(len(tries)-i)) // the rest of the time, shared by the upstreams left
-		id := uint16(rand.Uint32())
 		u.queries.Add(1)
-		var (
-			resp *dns.Msg // parsed reply (TCP)
-			raw  []byte   // wire reply (UDP)
-			err  error
-		)
-		if viaTCP {
-			r.Id = id
-			resp, err = u.exchangeTCP(r, q, try)
-			r.Id = clientID
-		} else {
-			binary.BigEndian.PutUint16(wire, id)
-			raw, err = u.exchangeUDP(wire, id, q, size, try)
-			if err == nil && raw[2]&0x02 != 0 { // TC
-				g.tcpFallback.Add(1)
-				r.Id = id
-				full, terr := u.exchangeTCP(r, q, try)
-				r.Id = clientID
-				if terr == nil {
-					resp, raw = full, nil
-				} else {
-					g.log.Debug("TCP retry of a truncated reply failed; relaying the truncated reply", zap.String("upstream", u.name), zap.Error(terr))
-				}
-			}
-		}
+		r.Id = uint16(rand.Uint32())
+		resp, err := u.exchangeTCP(r, q, try)
+		r.Id = clientID
 		if err != nil {
 			g.upstreamFailed(u, err)
 			continue
@@ -563,19 +807,6 @@ func (g *Guard) forward(w dns.ResponseWriter, r *dns.Msg, q *dns.Question) {
 		if u.downUntil.Load() != 0 {
 			u.downUntil.Store(0)
 			g.log.Info("DNS upstream answering again", zap.String("upstream", u.name))
-		}
-		if raw != nil && len(raw) <= size { // relay the upstream's bytes unchanged but for the ID
-			g.forwarded.Add(1)
-			binary.BigEndian.PutUint16(raw, clientID)
-			_, _ = w.Write(raw)
-			return
-		}
-		if resp == nil { // a UDP reply over the client's size: parse it to truncate it
-			resp = new(dns.Msg)
-			if perr := resp.Unpack(raw); perr != nil {
-				g.upstreamFailed(u, fmt.Errorf("dnsguard: udp %s: malformed reply: %w", u.name, perr))
-				continue
-			}
 		}
 		g.forwarded.Add(1)
 		resp.Id = clientID
@@ -631,6 +862,13 @@ func (g *Guard) observe(client netip.Addr, name string) {
 	}
 }
 
+func clientOf(w dns.ResponseWriter) netip.Addr {
+	if u, ok := w.(*udpWriter); ok {
+		return u.to.Addr().Unmap()
+	}
+	return addrOf(w.RemoteAddr())
+}
+
 func addrOf(a net.Addr) netip.Addr {
 	switch a := a.(type) {
 	case *net.UDPAddr:
@@ -642,6 +880,9 @@ func addrOf(a net.Addr) netip.Addr {
 }
 
 func isUDP(w dns.ResponseWriter) bool {
+	if _, ok := w.(*udpWriter); ok {
+		return true
+	}
 	_, ok := w.RemoteAddr().(*net.UDPAddr)
 	return ok
 }

@@ -1,10 +1,12 @@
 package dnsguard
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,6 +170,39 @@ func TestForwardPreservesIDAndEDNS(t *testing.T) {
 				t.Logf("upstream ID equals the client's (1 in 65536 chance)")
 			}
 		})
+	}
+}
+
+// Many queries in flight at once share the upstream sockets: each client gets
+// the answer to its own question under its own ID, over UDP and TCP.
+func TestConcurrentForwardsGetTheirOwnAnswers(t *testing.T) {
+	up := startUpstream(t)
+	g := startGuard(t, testOptions(up.Addr, up.Addr)) // two upstreams: round-robin over both pools
+	const n = 300
+	var wg sync.WaitGroup
+	for i := range n {
+		network := "udp"
+		if i%10 == 0 {
+			network = "tcp"
+		}
+		wg.Go(func() {
+			name := fmt.Sprintf("q%d.echo.test.", i)
+			m := new(dns.Msg)
+			m.SetQuestion(name, dns.TypeTXT)
+			m.Id = uint16(i)
+			r, err := exchangeFrom(network, pupil, g.addr, m)
+			if err != nil {
+				t.Errorf("%s over %s: %v", name, network, err)
+				return
+			}
+			if got := answers(r); r.Id != uint16(i) || len(got) != 1 || got[0] != name {
+				t.Errorf("%s over %s: ID %d answers %v, want ID %d and its own name", name, network, r.Id, got, i)
+			}
+		})
+	}
+	wg.Wait()
+	if st := g.Stats(); st.Forwarded != n || st.ServFail != 0 || st.UpstreamErrors != 0 {
+		t.Errorf("stats forwarded=%d servfail=%d upstream_errors=%d, want %d 0 0", st.Forwarded, st.ServFail, st.UpstreamErrors, n)
 	}
 }
 

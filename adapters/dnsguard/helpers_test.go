@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,7 +39,18 @@ type testUpstream struct {
 
 func (u *testUpstream) queries() int64 { return u.udpQ.Load() + u.tcpQ.Load() }
 
+// countName asked for TXT returns the upstream's query count (not counted).
+const countName = "queries.upstream.test."
+
 func (u *testUpstream) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
+	if len(r.Question) == 1 && r.Question[0].Name == countName && r.Question[0].Qtype == dns.TypeTXT {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		m.Answer = []dns.RR{&dns.TXT{Hdr: dns.RR_Header{Name: countName, Rrtype: dns.TypeTXT, Class: dns.ClassINET},
+			Txt: []string{strconv.FormatInt(u.queries(), 10)}}}
+		_ = w.WriteMsg(m)
+		return
+	}
 	_, udp := w.RemoteAddr().(*net.UDPAddr)
 	if udp {
 		u.udpQ.Add(1)
@@ -66,6 +78,8 @@ func (u *testUpstream) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 			txt = fmt.Sprintf("size=%d do=%t options=%d", opt.UDPSize(), opt.Do(), len(opt.Option))
 		}
 		m.Answer = []dns.RR{&dns.TXT{Hdr: hdr, Txt: []string{txt, fmt.Sprintf("cd=%t", r.CheckingDisabled)}}}
+	case q.Qtype == dns.TypeTXT && strings.HasSuffix(name, ".echo.test."): // answers with its own name
+		m.Answer = []dns.RR{&dns.TXT{Hdr: hdr, Txt: []string{name}}}
 	case q.Qtype == dns.TypeA && name == "www.example.test.":
 		m.Answer = []dns.RR{&dns.A{Hdr: hdr, A: upstreamA.AsSlice()}}
 	case q.Qtype == dns.TypeAAAA && name == "www.example.test.":

@@ -4,11 +4,15 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
@@ -16,13 +20,15 @@ import (
 
 // Pool sizes and failover.
 const (
-	// maxIdleUDP and maxIdleTCP bound the idle sockets kept per upstream; busy
-	// sockets are bounded by MaxInFlight.
-	maxIdleUDP = 256
+	// udpSockets is how many connected UDP sockets each upstream's queries
+	// share (each with a reader goroutine matching replies to queries by ID).
+	udpSockets = 4
+	// udpReadBuffer is the receive buffer asked for on those sockets (the
+	// kernel caps it at net.core.rmem_max): replies to every query in flight
+	// must fit.
+	udpReadBuffer = 1 << 20
+	// maxIdleTCP bounds the idle TCP connections kept per upstream.
 	maxIdleTCP = 32
-	// udpBufSize is a pooled UDP socket's receive buffer: the common EDNS0
-	// sizes (1232, 4096) fit; a query advertising more grows it.
-	udpBufSize = 4096
 	// downFor is how long an upstream that failed is tried only after the
 	// others (it is still tried when they fail too).
 	downFor = 5 * time.Second
@@ -30,27 +36,37 @@ const (
 
 var errClosed = errors.New("dnsguard: upstream pool closed")
 
-// upstream is one of the school's resolvers with its pooled sockets. UDP
-// sockets are connected (the kernel drops datagrams from anyone else) and
-// carry one query at a time; a reply with another ID (a late answer to a
-// query that timed out) is skipped.
+// upstream is one of the school's resolvers with its sockets. Queries over
+// UDP share a few connected sockets (the kernel drops datagrams from anyone
+// else); each query waits under its own random ID, unique among the queries
+// in flight on its socket, and a reply is handed to the query with its ID
+// only when its question is the query's. A reply nobody waits for (a late
+// answer to a query that timed out) is dropped. TCP connections are pooled
+// and carry one query at a time.
 type upstream struct {
 	addr netip.AddrPort
 	name string
 
 	mu      sync.Mutex
 	closed  bool
-	idleUDP []*udpConn
+	udp     [udpSockets]*udpMux // nil until first used, or after the socket failed
 	idleTCP []*dns.Conn
-	busy    map[net.Conn]struct{} // every open socket, to close on shutdown
+	busy    map[net.Conn]struct{} // every open TCP connection, to close on shutdown
 
-	downUntil       atomic.Int64 // unix nanos; 0 when healthy
+	next            atomic.Uint32 // round-robin over udp
+	downUntil       atomic.Int64  // unix nanos; 0 when healthy
 	queries, errors atomic.Uint64
 }
 
-type udpConn struct {
-	c   *net.UDPConn
-	buf []byte
+// udpMux is one shared connected UDP socket and the queries waiting on it.
+type udpMux struct {
+	u    *upstream
+	slot int
+	c    *net.UDPConn
+
+	mu      sync.Mutex
+	pending map[uint16]*fwd
+	dead    error // set once the socket failed: no new queries
 }
 
 func newUpstream(s string) (*upstream, error) {
@@ -89,34 +105,27 @@ func (u *upstream) forget(c net.Conn) {
 	_ = c.Close()
 }
 
-func (u *upstream) getUDP() (*udpConn, error) {
+// getMux returns the next shared UDP socket, opening it (and starting its
+// reader) when needed.
+func (u *upstream) getMux() (*udpMux, error) {
+	i := int(u.next.Add(1) % udpSockets)
 	u.mu.Lock()
-	if n := len(u.idleUDP); n > 0 && !u.closed {
-		c := u.idleUDP[n-1]
-		u.idleUDP = u.idleUDP[:n-1]
-		u.mu.Unlock()
-		return c, nil
+	defer u.mu.Unlock()
+	if u.closed {
+		return nil, errClosed
 	}
-	u.mu.Unlock()
+	if m := u.udp[i]; m != nil {
+		return m, nil
+	}
 	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(u.addr))
 	if err != nil {
 		return nil, fmt.Errorf("dnsguard: dial udp %s: %w", u.name, err)
 	}
-	if err := u.track(c); err != nil {
-		return nil, err
-	}
-	return &udpConn{c: c, buf: make([]byte, udpBufSize)}, nil
-}
-
-func (u *upstream) putUDP(c *udpConn) {
-	u.mu.Lock()
-	if !u.closed && len(u.idleUDP) < maxIdleUDP {
-		u.idleUDP = append(u.idleUDP, c)
-		u.mu.Unlock()
-		return
-	}
-	u.mu.Unlock()
-	u.forget(c.c)
+	_ = c.SetReadBuffer(udpReadBuffer) // best effort
+	m := &udpMux{u: u, slot: i, c: c, pending: map[uint16]*fwd{}}
+	u.udp[i] = m
+	go m.read()
+	return m, nil
 }
 
 func (u *upstream) getTCP(timeout time.Duration) (c *dns.Conn, reused bool, err error) {
@@ -149,7 +158,8 @@ func (u *upstream) putTCP(c *dns.Conn) {
 	u.forget(c.Conn)
 }
 
-// close closes every socket, idle or busy (a busy read returns at once).
+// close closes every socket, idle or busy: a query waiting on one fails at
+// once.
 func (u *upstream) close() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -157,65 +167,164 @@ func (u *upstream) close() {
 	for c := range u.busy {
 		_ = c.Close()
 	}
-	u.idleUDP, u.idleTCP = nil, nil
+	for _, m := range u.udp {
+		if m != nil {
+			_ = m.c.Close() // its reader fails the queries waiting on it
+		}
+	}
+	u.idleTCP = nil
 }
 
-// exchangeUDP sends the packed query (its ID already set to id) and returns
-// a copy of the reply's wire form: a response to this ID whose question is the
-// query's (other datagrams, such as a late reply to an earlier query, are
-// skipped). size is the largest reply the query allows (its EDNS0 UDP size, at
-// least 512). The body is not parsed here: the caller relays it unchanged
-// unless it must be truncated or retried over TCP.
-func (u *upstream) exchangeUDP(wire []byte, id uint16, q *dns.Question, size int, deadline time.Time) ([]byte, error) {
-	c, err := u.getUDP()
-	if err != nil {
-		return nil, err
+// send makes f pending on this socket under an ID unused here (written into
+// f.wire), starts the attempt's timer (wait) and sends the query. Once the
+// query is pending, f belongs to whoever takes it off (the reader, the timer,
+// a socket failure): owned is false. It is true, with the error, when the
+// query could not be sent and f is still the caller's.
+func (m *udpMux) send(f *fwd, wait time.Duration) (owned bool, err error) {
+	u := m.u
+	m.mu.Lock()
+	if m.dead != nil {
+		err := m.dead
+		m.mu.Unlock()
+		return true, fmt.Errorf("dnsguard: udp %s: %w", u.name, err)
 	}
-	if size > len(c.buf) { // a client advertising more than udpBufSize (rare): grow this socket's buffer
-		c.buf = make([]byte, min(size, dns.MaxMsgSize))
-	}
-	raw, err := c.exchange(wire, id, q, deadline)
-	if err != nil {
-		u.forget(c.c) // a timed-out socket may still receive the late reply: do not reuse it
-		return nil, fmt.Errorf("dnsguard: udp %s: %w", u.name, err)
-	}
-	out := make([]byte, len(raw))
-	copy(out, raw)
-	u.putUDP(c)
-	return out, nil
-}
-
-func (c *udpConn) exchange(wire []byte, id uint16, q *dns.Question, deadline time.Time) ([]byte, error) {
-	if err := c.c.SetDeadline(deadline); err != nil {
-		return nil, err
-	}
-	if _, err := c.c.Write(wire); err != nil {
-		return nil, err
-	}
-	qend := questionEnd(wire)
+	var id uint16
 	for {
-		n, err := c.c.Read(c.buf)
-		if err != nil {
-			return nil, err
-		}
-		raw := c.buf[:n]
-		if n < 12 || binary.BigEndian.Uint16(raw) != id || raw[2]&0x80 == 0 || binary.BigEndian.Uint16(raw[4:]) != 1 {
-			continue // a stale or stray datagram, not a response, or not one question
-		}
-		if qend > 0 && n >= qend && string(raw[12:qend]) == string(wire[12:qend]) {
-			return raw, nil // the question echoed byte for byte
-		}
-		m := new(dns.Msg) // the question differs in case (0x20) or encoding: compare parsed
-		if err := m.Unpack(raw); err != nil {
-			if m.Truncated && len(m.Question) == 1 && sameQuestion(m, q) {
-				return raw, nil // truncated mid-record: the caller retries over TCP
-			}
-			return nil, fmt.Errorf("malformed reply: %w", err)
-		}
-		if sameQuestion(m, q) {
-			return raw, nil
+		id = uint16(rand.Uint32())
+		if _, taken := m.pending[id]; !taken {
+			break
 		}
 	}
+	if f.sent {
+		// A failover: the previous attempt's sender may still be writing
+		// f.wire (its timer can fire first), so this one gets its own copy.
+		f.wire = slices.Clone(f.wire)
+	}
+	f.sent = true
+	wire := f.wire // f is not ours once pending and unlocked
+	binary.BigEndian.PutUint16(wire, id)
+	m.pending[id] = f
+	f.timer = time.AfterFunc(wait, func() {
+		if m.take(id, f) {
+			f.failed(u, fmt.Errorf("dnsguard: udp %s: %w", u.name, os.ErrDeadlineExceeded))
+		}
+	})
+	m.mu.Unlock()
+	if _, err := m.c.Write(wire); err != nil && m.take(id, f) {
+		return true, fmt.Errorf("dnsguard: udp %s: %w", u.name, err)
+	}
+	return false, nil
+}
+
+// take removes f if it is still pending under id, stopping its timer; false
+// when another has taken it.
+func (m *udpMux) take(id uint16, f *fwd) bool {
+	m.mu.Lock()
+	if m.pending[id] != f {
+		m.mu.Unlock()
+		return false
+	}
+	delete(m.pending, id)
+	t := f.timer
+	m.mu.Unlock()
+	t.Stop()
+	return true
+}
+
+// read hands each reply to the query waiting for it until the socket fails.
+// An ICMP port unreachable (ECONNREFUSED, reported once) fails the queries
+// then waiting; any other error fails them and retires the socket (the next
+// query opens a new one).
+func (m *udpMux) read() {
+	buf := make([]byte, dns.MaxMsgSize)
+	for {
+		n, err := m.c.Read(buf)
+		if err != nil {
+			if errors.Is(err, syscall.ECONNREFUSED) {
+				m.failAll(err, false)
+				continue
+			}
+			m.failAll(err, true)
+			return
+		}
+		m.dispatch(buf[:n])
+	}
+}
+
+func (m *udpMux) failAll(err error, dead bool) {
+	u := m.u
+	if dead {
+		u.mu.Lock()
+		if u.closed {
+			err = errClosed
+		}
+		if u.udp[m.slot] == m {
+			u.udp[m.slot] = nil
+		}
+		u.mu.Unlock()
+		_ = m.c.Close()
+	}
+	m.mu.Lock()
+	if dead {
+		m.dead = err
+	}
+	var failed []*fwd
+	for id, f := range m.pending {
+		delete(m.pending, id)
+		f.timer.Stop()
+		failed = append(failed, f)
+	}
+	m.mu.Unlock()
+	err = fmt.Errorf("dnsguard: udp %s: %w", u.name, err)
+	for _, f := range failed {
+		f.failed(u, err)
+	}
+}
+
+// dispatch hands raw to the query it answers, if any is waiting: same ID, a
+// response with one question, and the question echoed (byte for byte, or
+// equal when parsed: 0x20 case randomisation, compression).
+func (m *udpMux) dispatch(raw []byte) {
+	if len(raw) < 12 || raw[2]&0x80 == 0 || binary.BigEndian.Uint16(raw[4:]) != 1 {
+		return // not a response, or not one question
+	}
+	id := binary.BigEndian.Uint16(raw)
+	m.mu.Lock()
+	f := m.pending[id]
+	if f == nil {
+		m.mu.Unlock()
+		return // late or stray
+	}
+	ok, err := replyMatches(raw, f.wire, f.q)
+	if !ok && err == nil {
+		m.mu.Unlock()
+		return // another question: stray or spoofed
+	}
+	delete(m.pending, id)
+	t := f.timer
+	m.mu.Unlock()
+	t.Stop()
+	if err != nil {
+		f.failed(m.u, fmt.Errorf("dnsguard: udp %s: %w", m.u.name, err))
+		return
+	}
+	f.replied(m.u, raw)
+}
+
+// replyMatches reports whether the reply raw carries the question of the packed
+// query wire (q parsed); an error for a reply that cannot be parsed.
+func replyMatches(raw, wire []byte, q *dns.Question) (bool, error) {
+	if qend := questionEnd(wire); qend > 0 && len(raw) >= qend && string(raw[12:qend]) == string(wire[12:qend]) {
+		return true, nil // the question echoed byte for byte
+	}
+	r := new(dns.Msg) // the question differs in case (0x20) or encoding: compare parsed
+	if err := r.Unpack(raw); err != nil {
+		if r.Truncated && len(r.Question) == 1 && sameQuestion(r, q) {
+			return true, nil // truncated mid-record: the caller retries over TCP
+		}
+		return false, fmt.Errorf("malformed reply: %w", err)
+	}
+	return sameQuestion(r, q), nil
 }
 
 // questionEnd returns the offset after the first question of an uncompressed

@@ -7,8 +7,12 @@
 #   1. dnsperf (-c 8 -q 256) for SECONDS (default 5) each against:
 #      guard and dnsmasq answering locally (canaries, DoH names → NXDOMAIN),
 #      guard and dnsmasq forwarding 1000 distinct names to a Go test upstream
-#      on 127.0.0.1 (dnsmasq with --cache-size=0, so it forwards every query
-#      as the guard does); dnsmasq is ended by PID;
+#      on 127.0.0.1, in a process of its own (dnsmasq with --cache-size=0, so
+#      it forwards every query as the guard does); dnsmasq and the upstream
+#      are ended by PID. Each line gives queries/s, queries lost, and the CPU
+#      time per query of the server under test and of the upstream (/proc):
+#      the CPU figure is steadier than queries/s when other jobs share the
+#      cores. HALLMONITOR_DNSPERF_RUNS=guard_forwarded,... picks some runs;
 #   2. the Go benchmarks (Go UDP clients in the same process, 3 s each).
 #
 # Needs Go, dnsperf and dnsmasq (Debian packages dnsperf, dnsmasq). No root.
