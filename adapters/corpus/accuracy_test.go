@@ -87,16 +87,22 @@ func loadCorpus(t *testing.T) []Device {
 	return append(fixtures, referenceDevices(t)...)
 }
 
+// satoriEngine imports satori's dhcp.xml and dns.xml, as a user's
+// `fingerprints: {external: [dhcp.xml, dns.xml]}` would.
 func satoriEngine(t *testing.T) *fingerprint.Engine {
-	data, err := os.ReadFile(filepath.Join(refDir, "fingerprints", "satori", "dhcp.xml"))
-	if err != nil {
-		lab.Missing(t, "the satori reference file")
+	var exts []*fingerprint.External
+	for _, file := range []string{"dhcp.xml", "dns.xml"} {
+		data, err := os.ReadFile(filepath.Join(refDir, "fingerprints", "satori", file))
+		if err != nil {
+			lab.Missing(t, "the satori reference file "+file)
+		}
+		ext, err := fingerprint.ParseSatori(data, "satori "+file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exts = append(exts, ext)
 	}
-	ext, err := fingerprint.ParseSatori(data, "satori")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fingerprint.NewEngine(ext)
+	return fingerprint.NewEngine(exts...)
 }
 
 // TestAccuracy classifies the corpus twice, with host names and with options

@@ -49,7 +49,7 @@ func runClassify(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	pcap := fs.String("pcap", "", "capture file to read (pcap or pcapng, Ethernet)")
 	var registers, externals repeated
 	fs.Var(&registers, "register", "school register export (Intune, Jamf or Google Admin CSV); repeatable")
-	fs.Var(&externals, "fingerprints", "external fingerprint database (satori dhcp.xml format); repeatable")
+	fs.Var(&externals, "fingerprints", "external fingerprint database (satori dhcp.xml or dns.xml); repeatable")
 	asText := fs.Bool("text", false, "one aligned line per device for people, instead of JSON lines")
 	asJSON := fs.Bool("json", false, "one indented JSON array instead of JSON lines")
 	if code, done := parseFlags(fs, args, stdout); done {

@@ -12,11 +12,13 @@ import (
 )
 
 // External is a fingerprint database a user imported (e.g. xnih/satori's
-// fingerprints/dhcp.xml, GPL-2.0, which the user obtains themselves: HallMonitor
-// ships none of its rows). Its matches add evidence named "external:<Source>",
-// weighted below the built-in signatures (see externalWeight).
+// fingerprints/dhcp.xml or dns.xml, GPL-2.0, which the user obtains themselves:
+// HallMonitor ships none of its rows). Its matches add evidence named
+// "external:<Source>", weighted below the built-in signatures (see
+// externalWeight and dnsExternalWeight).
 type External struct {
 	Source  string          // shown in evidence, e.g. "satori"
+	Format  string          // "dhcp" (satori dhcp.xml, root <DHCP>) or "dns" (satori dns.xml, root <DNS>)
 	Entries []ExternalEntry // in file order
 }
 
@@ -32,14 +34,15 @@ type ExternalEntry struct {
 	Tests  []ExternalTest
 }
 
-// ExternalTest is one test of an entry: one DHCP field compared with a value.
+// ExternalTest is one test of an entry: one DHCP field, or a DNS query name,
+// compared with a value.
 type ExternalTest struct {
-	Field   string  // "param_list" (option 55), "options" (option order), "vendor_class" (option 60), "ttl"
-	Partial bool    // satori matchtype="partial": the value occurs in the observed one
+	Field   string  // "param_list" (option 55), "options" (option order), "vendor_class" (option 60), "ttl"; "dns" (a query name)
+	Partial bool    // satori matchtype="partial": the value occurs in the observed one (for "dns": at label boundaries)
 	MsgType uint8   // DHCP message type the test applies to, 0 for any
 	Weight  int     // the database's weight (satori: 1..10)
 	List    []uint8 // param_list / options
-	Text    string  // vendor_class, lower case
+	Text    string  // vendor_class or dns, lower case (dns without a trailing dot)
 	TTL     uint8   // ttl
 }
 
@@ -57,7 +60,10 @@ const maxExternalEntries = 100000
 // <fingerprint name os_name os_class os_vendor device_type device_vendor> with
 // <dhcp_tests><test weight matchtype dhcptype dhcpoption55|dhcpoptions|
 // dhcpvendorcode|ipttl/>), the format of xnih/satori fingerprints/dhcp.xml
-// (2025). source names the database in evidence. Errors name source:line.
+// (2025), or a satori DNS fingerprint file (root <DNS>, the same
+// <fingerprint> with <dns_tests><test weight matchtype dns/>), the format of
+// fingerprints/dns.xml; the root element decides which (External.Format).
+// source names the database in evidence. Errors name source:line.
 // Unknown attributes are ignored; option 255 (end) in an option order is
 // dropped, as the decoder never reports it.
 func ParseSatori(data []byte, source string) (*External, error) {
@@ -80,8 +86,13 @@ func ParseSatori(data []byte, source string) (*External, error) {
 			depth++
 			switch {
 			case depth == 1:
-				if t.Name.Local != "DHCP" {
-					return nil, fmt.Errorf("%s:%d: root element <%s>, want <DHCP> (a satori DHCP fingerprint file)", source, line, t.Name.Local)
+				switch t.Name.Local {
+				case "DHCP":
+					ext.Format = "dhcp"
+				case "DNS":
+					ext.Format = "dns"
+				default:
+					return nil, fmt.Errorf("%s:%d: root element <%s>, want <DHCP> or <DNS> (a satori dhcp.xml or dns.xml fingerprint file)", source, line, t.Name.Local)
 				}
 				rootSeen = true
 			case t.Name.Local == "fingerprint":
@@ -98,7 +109,7 @@ func ParseSatori(data []byte, source string) (*External, error) {
 				if cur == nil {
 					return nil, fmt.Errorf("%s:%d: <test> outside a <fingerprint>", source, line)
 				}
-				tt, err := satoriTest(t.Attr)
+				tt, err := satoriTest(t.Attr, ext.Format)
 				if err != nil {
 					return nil, fmt.Errorf("%s:%d: fingerprint %q: %w", source, line, cur.Name, err)
 				}
@@ -120,7 +131,7 @@ func ParseSatori(data []byte, source string) (*External, error) {
 		}
 	}
 	if !rootSeen {
-		return nil, fmt.Errorf("%s: no <DHCP> element: not a satori DHCP fingerprint file", source)
+		return nil, fmt.Errorf("%s: no <DHCP> or <DNS> element: not a satori dhcp.xml or dns.xml fingerprint file", source)
 	}
 	return ext, nil
 }
@@ -135,12 +146,29 @@ func satoriEntry(attrs []xml.Attr) ExternalEntry {
 	return e
 }
 
-func satoriTest(attrs []xml.Attr) (ExternalTest, error) {
+// satoriTest reads one <test>; format ("dhcp" or "dns", the root element)
+// decides which attributes name the field: a DNS file's dhcpoption55 is
+// ignored like any unknown attribute, and so is a DHCP file's dns.
+func satoriTest(attrs []xml.Attr, format string) (ExternalTest, error) {
 	var t ExternalTest
 	weight, match, mtype := "", "", "any"
 	for _, x := range attrs {
 		v := strings.TrimSpace(x.Value)
-		switch x.Name.Local {
+		name := x.Name.Local
+		if format == "dns" {
+			switch name {
+			case "dhcptype", "dhcpoption55", "dhcpoptions", "dhcpvendorcode", "ipttl":
+				continue
+			case "dns":
+				n := normDNSName(v)
+				if n == "" {
+					return t, errors.New("empty dns")
+				}
+				t.Field, t.Text = "dns", n
+				continue
+			}
+		}
+		switch name {
 		case "weight":
 			weight = v
 		case "matchtype":
@@ -269,19 +297,69 @@ func satoriLabels(name, osName, osClass, osVendor, devType, devVendor string) (k
 	case kind == "games-console" && strings.Contains(lvendor, "nintendo"):
 		os = "nintendo"
 	}
+	vendor = satoriVendor(devVendor)
+	if os == "playstation" {
+		vendor = "Sony Interactive Entertainment"
+	}
+	if osName == "" && osClass == "" && osVendor == "" && devType == "" && devVendor == "" && kind == "" && os == "" {
+		// No labels but the name, as in every row of satori's dns.xml ("Amazon
+		// Kindle", "Android Device", "Ubuntu Device"): the name gives an OS
+		// or a vendor, never a kind (a name is not a device type: "Amazon
+		// Kindle" covers the Kindle Fire tablets and Kindle apps too).
+		os, vendor = satoriNameLabels(lname)
+	}
+	return kind, os, vendor
+}
+
+// satoriVendor maps a satori vendor string to a vendor as the OUI table
+// spells it, "" when it is not one HallMonitor uses.
+func satoriVendor(s string) string {
+	s = strings.ToLower(s)
 	for _, v := range []struct{ match, name string }{
 		{"apple", "Apple"}, {"amazon", "Amazon"}, {"nintendo", "Nintendo"}, {"samsung", "Samsung"},
 		{"google", "Google"}, {"microsoft", "Microsoft"}, {"blackberry", "BlackBerry"},
 	} {
-		if strings.Contains(strings.ToLower(devVendor), v.match) {
-			vendor = v.name
+		if strings.Contains(s, v.match) {
+			return v.name
+		}
+	}
+	return ""
+}
+
+// satoriLinuxNames are the Linux distributions satori's dns.xml names
+// ("<name> Device", from the distribution's NTP pool or package hosts).
+var satoriLinuxNames = []string{
+	"linux", "ubuntu", "debian", "fedora", "centos", "rhel", "rocky", "almalinux", "clearlinux",
+	"gentoo", "manjaro", "nixos", "opensuse", "suse", "openmandriva", "sailfish os",
+}
+
+// satoriNameLabels maps a satori fingerprint name alone (lower case) to an
+// OS and a vendor: the OS families HallMonitor knows and the vendors of
+// satoriVendor, by word. BSDs, firewalls and appliances give nothing.
+func satoriNameLabels(lname string) (os, vendor string) {
+	words := strings.FieldsFunc(lname, func(r rune) bool { return r == ' ' || r == '-' || r == '/' || r == '(' || r == ')' })
+	has := func(w string) bool {
+		if strings.Contains(w, " ") { // "sailfish os"
+			return strings.Contains(" "+strings.Join(words, " ")+" ", " "+w+" ")
+		}
+		return slices.Contains(words, w)
+	}
+	switch {
+	case has("android"):
+		os = "android"
+	case has("windows"):
+		os = "windows"
+	case has("chromeos"):
+		os = "chromeos"
+	case slices.ContainsFunc(satoriLinuxNames, has):
+		os = "linux"
+	}
+	for _, w := range words {
+		if vendor = satoriVendor(w); vendor != "" {
 			break
 		}
 	}
-	if os == "playstation" {
-		vendor = "Sony Interactive Entertainment"
-	}
-	return kind, os, vendor
+	return os, vendor
 }
 
 // matches reports whether one test matches the signals' DHCP message (TTL
@@ -338,6 +416,92 @@ func externalWeight(score int) float64 {
 	return 0
 }
 
+// normDNSName lower-cases a DNS name and drops its root dot.
+func normDNSName(n string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(n)), ".")
+}
+
+// dnsMatch compares a normalised query name with a "dns" test: exactly, or
+// (partial) as a run of whole labels, so "android.pool.ntp.org" matches
+// "2.android.pool.ntp.org" but not "myandroid.pool.ntp.org" (satori's own
+// partial match is a substring; labels are stricter, never looser).
+func (t ExternalTest) dnsMatch(name string) bool {
+	if name == t.Text {
+		return true
+	}
+	if !t.Partial {
+		return false
+	}
+	return strings.HasSuffix(name, "."+t.Text) || strings.HasPrefix(name, t.Text+".") || strings.Contains(name, "."+t.Text+".")
+}
+
+// dnsExternalWeight turns a summed satori DNS score into an evidence weight,
+// below externalWeight's: a query name says less than a DHCP client (any OS
+// may run an app that asks for it), so one matching name (score 5-9) is 0.3
+// and two or more (score ≥ 10) 0.4. Alone it never reaches decideScore; it
+// decides nothing against built-in evidence, and adds to agreeing evidence.
+func dnsExternalWeight(score int) float64 {
+	switch {
+	case score >= 10:
+		return 0.4
+	case score >= 5:
+		return 0.3
+	case score > 0:
+		return 0.15
+	}
+	return 0
+}
+
+// addDNSEvidence is addEvidence for a satori dns.xml: per entry, the score
+// is the sum of the weights of its tests that some query name matches (each
+// test once); the best-scoring entries' agreed labels join the evidence as
+// "satori dns.xml: <names> (<query names>)".
+func (x *External) addDNSEvidence(c *collector, s Signals) {
+	if len(s.DNSNames) == 0 {
+		return
+	}
+	names := make([]string, 0, len(s.DNSNames))
+	for _, n := range s.DNSNames {
+		if n = normDNSName(n); n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	best, bestScore := []int(nil), 0
+	var seen []string // the query names that matched the best entries
+	for i := range x.Entries {
+		score := 0
+		var matched []string
+		for _, t := range x.Entries[i].Tests {
+			if t.Field != "dns" {
+				continue
+			}
+			for _, n := range names {
+				if t.dnsMatch(n) {
+					score += t.Weight
+					matched = append(matched, n)
+					break
+				}
+			}
+		}
+		switch {
+		case score == 0:
+		case score > bestScore:
+			best, bestScore, seen = []int{i}, score, matched
+		case score == bestScore:
+			best = append(best, i)
+			for _, n := range matched {
+				if !slices.Contains(seen, n) {
+					seen = append(seen, n)
+				}
+			}
+		}
+	}
+	if len(best) == 0 {
+		return
+	}
+	x.emit(c, best, dnsExternalWeight(bestScore), "satori dns.xml: ", " ("+strings.Join(seen, ", ")+")")
+}
+
 // addEvidence adds the best-matching entries' labels to c. Per entry, the
 // score is the sum over fields (param list, option order, vendor class) of the
 // highest matching test weight; a TTL test counts only beside another field
@@ -345,6 +509,10 @@ func externalWeight(score int) float64 {
 // is used only when they all agree on it: a list shared by an Android phone
 // and a camera says nothing of the kind.
 func (x *External) addEvidence(c *collector, s Signals) {
+	if x != nil && x.Format == "dns" {
+		x.addDNSEvidence(c, s)
+		return
+	}
 	if x == nil || s.DHCP == nil {
 		return
 	}
@@ -374,7 +542,12 @@ func (x *External) addEvidence(c *collector, s Signals) {
 	if len(best) == 0 {
 		return
 	}
-	w := externalWeight(bestScore)
+	x.emit(c, best, externalWeight(bestScore), "", "")
+}
+
+// emit adds the labels the best entries agree on, weighted w, as evidence
+// "external:<Source>" whose value is prefix, the entries' names and suffix.
+func (x *External) emit(c *collector, best []int, w float64, prefix, suffix string) {
 	signal := "external:" + x.Source
 	names := make([]string, 0, len(best))
 	for _, i := range best {
@@ -384,6 +557,10 @@ func (x *External) addEvidence(c *collector, s Signals) {
 	if len(value) > 120 {
 		value = value[:117] + "..."
 	}
+	if len(suffix) > 80 {
+		suffix = suffix[:76] + "...)"
+	}
+	value = prefix + value + suffix
 	agree := func(get func(ExternalEntry) string) string {
 		v := get(x.Entries[best[0]])
 		for _, i := range best[1:] {

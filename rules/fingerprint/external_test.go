@@ -131,8 +131,11 @@ func TestEngineWithSatori(t *testing.T) {
 func TestParseSatoriErrors(t *testing.T) {
 	const head = "<?xml version=\"1.0\"?>\n<DHCP>\n<fingerprints>\n"
 	tests := []struct{ name, xml, want string }{
-		{"not satori", "<DNS></DNS>", "src:1: root element <DNS>, want <DHCP>"},
-		{"empty", "", "no <DHCP> element"},
+		{"not satori", "<DHCPv6></DHCPv6>", "src:1: root element <DHCPv6>, want <DHCP> or <DNS>"},
+		{"empty", "", "no <DHCP> or <DNS> element"},
+		{"dns: empty name", "<DNS>\n<fingerprint name=\"X\"><dns_tests><test weight=\"5\" matchtype=\"exact\" dns=\" \"/>", `src:2: fingerprint "X": empty dns`},
+		{"dns: bad matchtype", "<DNS><fingerprint name=\"X\"><dns_tests><test weight=\"5\" matchtype=\"glob\" dns=\"a.b\"/>", `matchtype="glob"`},
+		{"dns: bad weight", "<DNS><fingerprint name=\"X\"><dns_tests><test weight=\"-1\" matchtype=\"exact\" dns=\"a.b\"/>", `weight="-1"`},
 		{"bad option", head + `<fingerprint name="X"><dhcp_tests>` + "\n" + `<test weight="5" matchtype="exact" dhcptype="Any" dhcpoption55="1,300"/>`, `src:5: fingerprint "X": dhcpoption55="1,300": option "300" is not 0..255`},
 		{"bad weight", head + `<fingerprint name="X"><dhcp_tests><test weight="heavy" matchtype="exact" dhcptype="Any" ipttl="64"/>`, `src:4: fingerprint "X": weight="heavy"`},
 		{"bad matchtype", head + `<fingerprint name="X"><dhcp_tests><test weight="5" matchtype="fuzzy" dhcptype="Any" ipttl="64"/>`, `matchtype="fuzzy"`},
@@ -158,10 +161,15 @@ func FuzzParseSatori(f *testing.F) {
 		"<test weight=\"1\" matchtype=\"exact\" dhcptype=\"Request\" ipttl=\"64\"/></dhcp_tests></fingerprint></fingerprints></DHCP>"))
 	f.Add([]byte("<DHCP><fingerprint name=\"a\" os_class=\"Android\"><test weight=\"7\" matchtype=\"partial\" dhcptype=\"Request\" dhcpoptions=\"53,61,255\"/></fingerprint></DHCP>"))
 	f.Add([]byte("<DNS/>"))
-	if data, err := os.ReadFile(satoriPath); err == nil && len(data) > 4000 {
-		f.Add(data[:4000])
+	f.Add([]byte(satoriDNSSample))
+	f.Add([]byte("\xef\xbb\xbf<DNS><fingerprints><fingerprint name=\"Amazon Kindle\"><dns_tests><test weight=\"5\" matchtype=\"exact\" dns=\"dns.kindle.com.\" dhcpoption55=\"1,3\"/></dns_tests></fingerprint></fingerprints></DNS>"))
+	for _, path := range []string{satoriPath, satoriDNSPath} {
+		if data, err := os.ReadFile(path); err == nil && len(data) > 4000 {
+			f.Add(data[:4000])
+		}
 	}
-	s := Signals{MAC: "5e:00:00:00:00:01", TTL: 64, DHCP: &DHCP{MessageType: 1, Options: []uint8{53, 57, 55}, ParamList: []uint8{1, 3, 6, 28}, VendorClass: "Nintendo Switch"}}
+	s := Signals{MAC: "5e:00:00:00:00:01", TTL: 64, DHCP: &DHCP{MessageType: 1, Options: []uint8{53, 57, 55}, ParamList: []uint8{1, 3, 6, 28}, VendorClass: "Nintendo Switch"},
+		DNSNames: []string{"dns.kindle.com", "0.android.pool.ntp.org", "time.apple.com."}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		ext, err := ParseSatori(data, "fuzz")
 		if err != nil {
@@ -185,14 +193,175 @@ func FuzzParseSatori(f *testing.F) {
 						t.Fatalf("empty vendor class kept: %+v", tt)
 					}
 				case "ttl":
+				case "dns":
+					if tt.Text == "" || ext.Format != "dns" {
+						t.Fatalf("dns test kept in a %q file or empty: %+v", ext.Format, tt)
+					}
 				default:
 					t.Fatalf("unknown field %q", tt.Field)
 				}
 			}
 		}
+		if ext.Format != "dhcp" && ext.Format != "dns" {
+			t.Fatalf("format %q", ext.Format)
+		}
 		p := NewEngine(ext).Classify(s)
 		if p.Kind == "" || p.OS == "" || p.Confidence < 0 || p.Confidence > 1 {
 			t.Fatalf("bad profile %+v", p)
 		}
+		for _, ev := range p.Evidence {
+			if ext.Format == "dns" && strings.HasPrefix(ev.Signal, "external:") && (ev.Weight > 0.4 || strings.HasPrefix(ev.Suggests, "kind=")) {
+				t.Fatalf("dns.xml evidence too strong or names a kind: %+v", ev)
+			}
+		}
 	})
+}
+
+// satoriDNSPath is xnih/satori's fingerprints/dns.xml in the shared reference
+// data (never copied into this repository: GPL-2.0).
+var satoriDNSPath = filepath.Join("..", "..", "..", "shared", "reference", "fingerprints", "satori", "dns.xml")
+
+// satoriDNSSample is a small satori dns.xml written for the tests, in the
+// file's format (names and hosts as in satori's file).
+const satoriDNSSample = `\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>
+<DNS created="2023-07-01">
+    <fingerprints>
+        <fingerprint name="Amazon Kindle" os_name="" os_class="" os_vendor="" device_type="" device_vendor="">
+            <dns_tests>
+                <test weight="5" matchtype="exact" dns="dns.kindle.com"/>
+            </dns_tests>
+        </fingerprint>
+        <fingerprint name="Android Device" os_name="" os_class="" os_vendor="" device_type="" device_vendor="">
+            <dns_tests>
+                <test weight="5" matchtype="partial" dns="android.pool.ntp.org"/>
+            </dns_tests>
+        </fingerprint>
+        <fingerprint name="Ubuntu Device" os_name="" os_class="" os_vendor="" device_type="" device_vendor="">
+            <dns_tests>
+                <test weight="5" matchtype="exact" dns="connectivity-check.ubuntu.com"/>
+                <test weight="5" matchtype="partial" dns="ubuntu.pool.ntp.org"/>
+            </dns_tests>
+        </fingerprint>
+        <fingerprint name="Roku Device" os_name="" os_class="" os_vendor="" device_type="" device_vendor="">
+            <dns_tests>
+                <test weight="5" matchtype="exact" dns="roku.pool.ntp.org"/>
+            </dns_tests>
+        </fingerprint>
+        <fingerprint name="Labelled Player" os_name="" os_class="" os_vendor="" device_type="Digital Media Player" device_vendor="Amazon">
+            <dns_tests>
+                <test weight="5" matchtype="exact" dns="player.example.com"/>
+            </dns_tests>
+        </fingerprint>
+    </fingerprints>
+</DNS>
+`
+
+// TestSatoriDNS: a satori dns.xml is told by its root, its names map to OS
+// and vendor (never a guessed kind), and its matches against the device's
+// query names join the evidence naming the file and the fingerprint.
+func TestSatoriDNS(t *testing.T) {
+	ext, err := ParseSatori([]byte(satoriDNSSample), "dns.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ext.Format != "dns" || len(ext.Entries) != 5 {
+		t.Fatalf("format %q, %d entries", ext.Format, len(ext.Entries))
+	}
+	e := NewEngine(ext)
+	tests := []struct {
+		name     string
+		dns      []string
+		value    string   // the evidence value, "" for no external evidence
+		suggests []string // what the external evidence suggests
+	}{
+		{"exact", []string{"www.google.com", "dns.kindle.com"}, "satori dns.xml: Amazon Kindle (dns.kindle.com)", []string{"vendor=Amazon"}},
+		{"exact ignores case and the root dot", []string{"DNS.Kindle.COM."}, "satori dns.xml: Amazon Kindle (dns.kindle.com)", []string{"vendor=Amazon"}},
+		{"exact is not a suffix", []string{"x.dns.kindle.com"}, "", nil},
+		{"partial, whole labels", []string{"2.android.pool.ntp.org"}, "satori dns.xml: Android Device (2.android.pool.ntp.org)", []string{"os=android"}},
+		{"partial is not a substring", []string{"myandroid.pool.ntp.org"}, "", nil},
+		{"two names score more", []string{"connectivity-check.ubuntu.com", "0.ubuntu.pool.ntp.org", "0.android.pool.ntp.org"}, "satori dns.xml: Ubuntu Device (connectivity-check.ubuntu.com, 0.ubuntu.pool.ntp.org)", []string{"os=linux"}},
+		{"tie without agreement", []string{"0.android.pool.ntp.org", "dns.kindle.com"}, "satori dns.xml: Amazon Kindle | Android Device (dns.kindle.com, 0.android.pool.ntp.org)", []string{""}},
+		{"unknown name: no kind, vendor only if known", []string{"roku.pool.ntp.org"}, "satori dns.xml: Roku Device (roku.pool.ntp.org)", []string{""}},
+		{"a labelled device type maps as in dhcp.xml", []string{"player.example.com"}, "satori dns.xml: Labelled Player (player.example.com)", []string{"kind=tv-media", "vendor=Amazon"}},
+		{"no match", []string{"www.example.org"}, "", nil},
+		{"no names", nil, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := e.Classify(Signals{MAC: "5e:00:00:00:00:09", DNSNames: tt.dns})
+			var value string
+			var suggests []string
+			for _, ev := range p.Evidence {
+				if ev.Signal != "external:dns.xml" {
+					continue
+				}
+				value = ev.Value
+				suggests = append(suggests, ev.Suggests)
+				want := 0.3
+				if strings.Contains(tt.name, "two names") {
+					want = 0.4
+				}
+				if ev.Suggests != "" && ev.Weight != want {
+					t.Errorf("weight %.2f, want %.2f: %+v", ev.Weight, want, ev)
+				}
+			}
+			slices.Sort(suggests)
+			if value != tt.value || !slices.Equal(suggests, tt.suggests) {
+				t.Errorf("evidence %q %q, want %q %q; all %+v", value, suggests, tt.value, tt.suggests, p.Evidence)
+			}
+			if p.Kind != "unknown" {
+				t.Errorf("kind %s from dns.xml evidence alone, want unknown", p.Kind)
+			}
+		})
+	}
+}
+
+// TestSatoriDNSReference: satori's real dns.xml parses as a DNS file, and a
+// device querying dns.kindle.com gets evidence naming "Amazon Kindle" without
+// overriding the built-in table.
+func TestSatoriDNSReference(t *testing.T) {
+	data, err := os.ReadFile(satoriDNSPath)
+	if err != nil {
+		lab.Missing(t, "the satori reference file "+satoriDNSPath)
+	}
+	ext, err := ParseSatori(data, "satori-dns")
+	if err != nil {
+		t.Fatalf("ParseSatori(%s): %v", satoriDNSPath, err)
+	}
+	if ext.Format != "dns" || len(ext.Entries) < 40 {
+		t.Fatalf("format %q, %d entries, want dns and the ~48 of satori's dns.xml", ext.Format, len(ext.Entries))
+	}
+	for _, x := range ext.Entries {
+		if x.Kind != "" {
+			t.Errorf("%q maps to kind %q: dns.xml names carry no device type", x.Name, x.Kind)
+		}
+	}
+	e := NewEngine(ext)
+	has := func(p Profile, value, suggests string) bool {
+		return slices.ContainsFunc(p.Evidence, func(ev Evidence) bool {
+			return ev.Signal == "external:satori-dns" && strings.Contains(ev.Value, value) && ev.Suggests == suggests
+		})
+	}
+	p := e.Classify(Signals{MAC: "5e:00:00:00:00:0a", DNSNames: []string{"dns.kindle.com"}})
+	if !has(p, "satori dns.xml: Amazon Kindle", "vendor=Amazon") {
+		t.Errorf("no Amazon Kindle evidence: %+v", p.Evidence)
+	}
+	p = e.Classify(Signals{MAC: "5e:00:00:00:00:0b", DNSNames: []string{"3.android.pool.ntp.org"}})
+	if !has(p, "Android Device", "os=android") {
+		t.Errorf("no Android evidence: %+v", p.Evidence)
+	}
+	p = e.Classify(Signals{MAC: "5e:00:00:00:00:0c", DNSNames: []string{"time.windows.com", "v10.events.data.microsoft.com"}})
+	if !has(p, "Windows", "os=windows") {
+		t.Errorf("no Windows evidence: %+v", p.Evidence)
+	}
+	// A Kindle by its host name and its own DNS stays a Kindle; an iPhone
+	// that also resolves an Android NTP pool stays an iPhone.
+	kindle := Signals{MAC: "5e:00:00:00:00:0d", DNSNames: []string{"dns.kindle.com", "kindle-time.amazon.com"}, Hostname: "kindle-1a2b3c"}
+	if got, want := e.Classify(kindle), Classify(kindle); got.Kind != want.Kind || got.OS != want.OS {
+		t.Errorf("kindle: %s/%s with dns.xml, %s/%s without", got.Kind, got.OS, want.Kind, want.OS)
+	}
+	iphone := Signals{MAC: "7a:1c:22:33:44:55", DHCP: apple("Alices-iPhone", iosPRL), DNSNames: []string{"0.android.pool.ntp.org"}}
+	if got := e.Classify(iphone); got.Kind != "phone" || got.OS != "ios" {
+		t.Errorf("iphone: %s/%s, want phone/ios; %+v", got.Kind, got.OS, got.Evidence)
+	}
 }
