@@ -1,7 +1,6 @@
 package apfeed
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/netip"
@@ -12,8 +11,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-	"golang.org/x/sync/errgroup"
 
+	"github.com/hallmonitor/hallmonitor/adapters/lab"
 	"github.com/hallmonitor/hallmonitor/daemon"
 )
 
@@ -21,11 +20,11 @@ var allowLoopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 
 // running is a Receiver under test: its observations arrive on out.
 type running struct {
-	r    *Receiver
-	out  chan daemon.Observation
-	udp  net.Addr
-	tcp  net.Addr
-	stop func() error
+	*lab.RunningSource
+	r        *Receiver
+	out      chan daemon.Observation
+	udp, tcp net.Addr
+	stop     func() error
 }
 
 // start runs a receiver on loopback UDP and TCP ports chosen by the kernel.
@@ -42,11 +41,8 @@ func start(t testing.TB, o Options) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan daemon.Observation, 1024)
-	var g errgroup.Group
-	g.Go(func() error { return r.Run(ctx, out) }) // ended by stop (cancel + wait)
-	rr := &running{r: r, out: out}
+	rs := lab.RunSource(t, r, 1024)
+	rr := &running{RunningSource: rs, r: r, out: rs.Out, stop: rs.Stop}
 	for _, a := range r.Addrs() {
 		switch a.Network() {
 		case "udp":
@@ -55,32 +51,12 @@ func start(t testing.TB, o Options) *running {
 			rr.tcp = a
 		}
 	}
-	stopped := false
-	rr.stop = func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		return g.Wait()
-	}
-	t.Cleanup(func() {
-		if err := rr.stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
 	return rr
 }
 
 func (rr *running) next(t testing.TB) daemon.Observation {
 	t.Helper()
-	select {
-	case o := <-rr.out:
-		return o
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no observation within 5 s; stats %+v", rr.r.Stats())
-	}
-	return daemon.Observation{}
+	return rr.Next(t, func() any { return rr.r.Stats() })
 }
 
 func (rr *running) none(t testing.TB, wait time.Duration) {

@@ -1,7 +1,6 @@
 package radius
 
 import (
-	"context"
 	"net"
 	"net/netip"
 	"strings"
@@ -11,17 +10,18 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
-	"golang.org/x/sync/errgroup"
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
 
+	"github.com/hallmonitor/hallmonitor/adapters/lab"
 	"github.com/hallmonitor/hallmonitor/daemon"
 )
 
 var loopbackClient = []Client{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: secret}}
 
 type running struct {
+	*lab.RunningSource
 	l    *Listener
 	out  chan daemon.Observation
 	stop func() error
@@ -41,36 +41,13 @@ func start(t testing.TB, o Options, buffer int) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan daemon.Observation, buffer)
-	var g errgroup.Group
-	g.Go(func() error { return l.Run(ctx, out) })
-	stopped := false
-	rr := &running{l: l, out: out, stop: func() error {
-		if stopped {
-			return nil
-		}
-		stopped = true
-		cancel()
-		return g.Wait()
-	}}
-	t.Cleanup(func() {
-		if err := rr.stop(); err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return rr
+	rs := lab.RunSource(t, l, buffer)
+	return &running{RunningSource: rs, l: l, out: rs.Out, stop: rs.Stop}
 }
 
 func (rr *running) next(t testing.TB) daemon.Observation {
 	t.Helper()
-	select {
-	case o := <-rr.out:
-		return o
-	case <-time.After(5 * time.Second):
-		t.Fatalf("no observation within 5 s; stats %+v", rr.l.Stats())
-	}
-	return daemon.Observation{}
+	return rr.Next(t, func() any { return rr.l.Stats() })
 }
 
 // nasConn is a UDP socket as an AP would use, from the given local address.
