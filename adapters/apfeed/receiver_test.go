@@ -20,7 +20,7 @@ var allowLoopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 
 // running is a Receiver under test: its observations arrive on out.
 type running struct {
-	*lab.RunningSource
+	*lab.RunningSource[daemon.Observation]
 	r        *Receiver
 	out      chan daemon.Observation
 	udp, tcp net.Addr
@@ -41,7 +41,7 @@ func start(t testing.TB, o Options) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := lab.RunSource(t, r, 1024)
+	rs := lab.RunSource(t, r.Run, 1024)
 	rr := &running{RunningSource: rs, r: r, out: rs.Out, stop: rs.Stop}
 	for _, a := range r.Addrs() {
 		switch a.Network() {

@@ -6,25 +6,25 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
-
-	"github.com/hallmonitor/hallmonitor/daemon"
 )
 
-// RunningSource is a daemon.Source under test: its observations arrive on Out.
-type RunningSource struct {
-	Out     chan daemon.Observation
+// RunningSource is a source under test (a daemon.Source's Run, for one): what it
+// emits arrives on Out. Generic so that lab does not import daemon (rules/ tests
+// use lab, and daemon imports rules/).
+type RunningSource[T any] struct {
+	Out     chan T
 	cancel  context.CancelFunc
 	g       errgroup.Group
 	stopped bool
 }
 
-// RunSource runs src with an Out channel of the given buffer (0: nothing is
-// taken until the test reads). t.Cleanup stops it and checks Run returned nil.
-func RunSource(t testing.TB, src daemon.Source, buffer int) *RunningSource {
+// RunSource runs run with an Out channel of the given buffer (0: nothing is
+// taken until the test reads). t.Cleanup stops it and checks run returned nil.
+func RunSource[T any](t testing.TB, run func(context.Context, chan<- T) error, buffer int) *RunningSource[T] {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	rs := &RunningSource{Out: make(chan daemon.Observation, buffer), cancel: cancel}
-	rs.g.Go(func() error { return src.Run(ctx, rs.Out) }) // ended by Stop (cancel + wait)
+	rs := &RunningSource[T]{Out: make(chan T, buffer), cancel: cancel}
+	rs.g.Go(func() error { return run(ctx, rs.Out) }) // ended by Stop (cancel + wait)
 	t.Cleanup(func() {
 		if err := rs.Stop(); err != nil {
 			t.Errorf("Run: %v", err)
@@ -34,7 +34,7 @@ func RunSource(t testing.TB, src daemon.Source, buffer int) *RunningSource {
 }
 
 // Stop cancels the source and returns what Run returned (nil after the first call).
-func (rs *RunningSource) Stop() error {
+func (rs *RunningSource[T]) Stop() error {
 	if rs.stopped {
 		return nil
 	}
@@ -44,7 +44,7 @@ func (rs *RunningSource) Stop() error {
 }
 
 // Next returns the next observation, failing t after 5 s; stats is shown then.
-func (rs *RunningSource) Next(t testing.TB, stats func() any) daemon.Observation {
+func (rs *RunningSource[T]) Next(t testing.TB, stats func() any) T {
 	t.Helper()
 	select {
 	case o := <-rs.Out:
@@ -52,5 +52,6 @@ func (rs *RunningSource) Next(t testing.TB, stats func() any) daemon.Observation
 	case <-time.After(5 * time.Second):
 		t.Fatalf("no observation within 5 s; stats %+v", stats())
 	}
-	return daemon.Observation{}
+	var zero T
+	return zero
 }

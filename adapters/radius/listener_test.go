@@ -21,7 +21,7 @@ import (
 var loopbackClient = []Client{{Prefix: netip.MustParsePrefix("127.0.0.1/32"), Secret: secret}}
 
 type running struct {
-	*lab.RunningSource
+	*lab.RunningSource[daemon.Observation]
 	l    *Listener
 	out  chan daemon.Observation
 	stop func() error
@@ -41,7 +41,7 @@ func start(t testing.TB, o Options, buffer int) *running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs := lab.RunSource(t, l, buffer)
+	rs := lab.RunSource(t, l.Run, buffer)
 	return &running{RunningSource: rs, l: l, out: rs.Out, stop: rs.Stop}
 }
 
