@@ -231,6 +231,7 @@ func (g *Guard) bind(l string) error {
 			return fmt.Errorf("dnsguard: listen udp %s: %w", l, err)
 		}
 		u := pc.(*net.UDPConn)
+		_ = u.SetReadBuffer(udpReadBuffer) // best effort: a class logging on at 08:30 is a burst
 		port := u.LocalAddr().(*net.UDPAddr).AddrPort().Port()
 		bound := netip.AddrPortFrom(ap.Addr(), port)
 		t, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(bound))
@@ -247,6 +248,7 @@ func (g *Guard) bind(l string) error {
 			if err != nil {
 				return fmt.Errorf("dnsguard: listen udp %s (SO_REUSEPORT): %w", l, err)
 			}
+			_ = pc.(*net.UDPConn).SetReadBuffer(udpReadBuffer)
 			g.udpExtra = append(g.udpExtra, pc.(*net.UDPConn))
 		}
 		return nil

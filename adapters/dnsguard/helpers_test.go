@@ -98,18 +98,35 @@ func (u *testUpstream) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 // startUpstream starts a test upstream; it is shut down in t.Cleanup.
 func startUpstream(t testing.TB) *testUpstream {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", pc.LocalAddr().String())
-	if err != nil {
-		_ = pc.Close()
-		t.Fatal(err)
-	}
+	pc, ln := listenUDPTCP(t)
 	u := &testUpstream{Addr: pc.LocalAddr().String()}
 	serve(t, &dns.Server{PacketConn: pc, Handler: u}, &dns.Server{Listener: ln, Handler: u})
 	return u
+}
+
+// listenUDPTCP binds UDP and TCP on one kernel-chosen loopback port. The port
+// the kernel picks for UDP may be taken over TCP by another test's connection
+// (CI saw "bind: address already in use"), so it chooses again a few times.
+func listenUDPTCP(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for attempt := 0; ; attempt++ {
+		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", pc.LocalAddr().String())
+		if err == nil {
+			// A burst of 300 queries overflows the default 208 KiB receive
+			// buffer under -race (the kernel's RcvbufErrors counted exactly the
+			// guard's "upstream timeouts"); a real resolver has room for it.
+			_ = pc.(*net.UDPConn).SetReadBuffer(4 << 20)
+			return pc, ln
+		}
+		_ = pc.Close()
+		if attempt == 20 {
+			t.Fatalf("no loopback port free over both UDP and TCP after %d tries: %v", attempt+1, err)
+		}
+	}
 }
 
 // serve runs miekg/dns servers under an errgroup until t's cleanup.

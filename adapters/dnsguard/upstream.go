@@ -23,9 +23,10 @@ const (
 	// udpSockets is how many connected UDP sockets each upstream's queries
 	// share (each with a reader goroutine matching replies to queries by ID).
 	udpSockets = 4
-	// udpReadBuffer is the receive buffer asked for on those sockets (the
-	// kernel caps it at net.core.rmem_max): replies to every query in flight
-	// must fit.
+	// udpReadBuffer is the receive buffer asked for on those sockets and on
+	// the guard's own listening sockets (the kernel caps it at
+	// net.core.rmem_max): replies to every query in flight, and a burst of
+	// client queries, must fit.
 	udpReadBuffer = 1 << 20
 	// maxIdleTCP bounds the idle TCP connections kept per upstream.
 	maxIdleTCP = 32
