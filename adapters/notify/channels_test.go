@@ -22,6 +22,7 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/hallmonitor/hallmonitor/adapters/lab"
 	"github.com/hallmonitor/hallmonitor/adapters/notify"
 	"github.com/hallmonitor/hallmonitor/daemon"
 )
@@ -79,35 +80,35 @@ func readMail(t *testing.T, data string) (mail.Header, string) {
 }
 
 func TestSMTP(t *testing.T) {
-	cert, pool := selfSigned(t)
+	cert, pool := lab.SelfSigned(t)
 	a := alertFor(mac1, "phones-away", "teaching-3", opened)
 	for _, tc := range []struct {
 		name       string
-		server     smtpOpts
+		server     lab.SMTPOptions
 		client     func(*notify.SMTP)
 		wantErr    string // "" for delivered
 		wantTLS    bool
 		wantDevice bool
 	}{
-		{name: "STARTTLS and AUTH PLAIN, DSL's copy with the device", server: smtpOpts{starttls: true, user: "hm", pass: "s3cret"},
+		{name: "STARTTLS and AUTH PLAIN, DSL's copy with the device", server: lab.SMTPOptions{STARTTLS: true, User: "hm", Pass: "s3cret"},
 			client: func(s *notify.SMTP) { s.IncludeDevice = true }, wantTLS: true, wantDevice: true},
-		{name: "shared mailbox gets no MAC or host name", server: smtpOpts{starttls: true, user: "hm", pass: "s3cret"},
+		{name: "shared mailbox gets no MAC or host name", server: lab.SMTPOptions{STARTTLS: true, User: "hm", Pass: "s3cret"},
 			wantTLS: true},
-		{name: "implicit TLS (port 465 style)", server: smtpOpts{implicit: true, user: "hm", pass: "s3cret"},
+		{name: "implicit TLS (port 465 style)", server: lab.SMTPOptions{Implicit: true, User: "hm", Pass: "s3cret"},
 			client: func(s *notify.SMTP) { s.Security = notify.SecurityTLS }, wantTLS: true},
-		{name: "STARTTLS required but not offered: password never sent", server: smtpOpts{user: "hm", pass: "s3cret"},
+		{name: "STARTTLS required but not offered: password never sent", server: lab.SMTPOptions{User: "hm", Pass: "s3cret"},
 			wantErr: "does not offer STARTTLS"},
-		{name: "untrusted certificate refused", server: smtpOpts{starttls: true, user: "hm", pass: "s3cret"},
+		{name: "untrusted certificate refused", server: lab.SMTPOptions{STARTTLS: true, User: "hm", Pass: "s3cret"},
 			client: func(s *notify.SMTP) { s.TLSConfig = &tls.Config{} }, wantErr: "certificate"},
-		{name: "wrong password", server: smtpOpts{starttls: true, user: "hm", pass: "other"},
+		{name: "wrong password", server: lab.SMTPOptions{STARTTLS: true, User: "hm", Pass: "other"},
 			wantErr: "535"},
-		{name: "TLS explicitly disabled, relay without auth", server: smtpOpts{},
+		{name: "TLS explicitly disabled, relay without auth", server: lab.SMTPOptions{},
 			client: func(s *notify.SMTP) { s.Security, s.Username, s.Password = notify.SecurityNone, "", "" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startSMTP(t, cert, tc.server)
+			srv := lab.StartSMTP(t, cert, tc.server)
 			c := &notify.SMTP{
-				Host: "127.0.0.1", Port: srv.port(), Username: "hm", Password: "s3cret",
+				Host: "127.0.0.1", Port: srv.Port(), Username: "hm", Password: "s3cret",
 				From: "HallMonitor <hallmonitor@school.example>", To: []string{"dsl@school.example", "Deputy <deputy@school.example>"},
 				TLSConfig: &tls.Config{RootCAs: pool},
 			}
@@ -117,7 +118,7 @@ func TestSMTP(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			err := c.Send(ctx, note(a))
-			msgs := srv.messages()
+			msgs := srv.Messages()
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Send = %v, want an error containing %q", err, tc.wantErr)
@@ -137,7 +138,7 @@ func TestSMTP(t *testing.T) {
 			if m.TLS != tc.wantTLS {
 				t.Errorf("sent over TLS = %v, want %v", m.TLS, tc.wantTLS)
 			}
-			if tc.server.user != "" && m.User != "hm" {
+			if tc.server.User != "" && m.User != "hm" {
 				t.Errorf("authenticated as %q, want hm", m.User)
 			}
 			if m.From != "hallmonitor@school.example" || strings.Join(m.To, ",") != "dsl@school.example,deputy@school.example" {

@@ -13,15 +13,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hallmonitor/hallmonitor/adapters/lab"
 	"github.com/hallmonitor/hallmonitor/adapters/notify"
 )
 
 // A report e-mail goes over STARTTLS with AUTH to the mail's own recipients (not
 // the channel's), and each attachment arrives byte for byte.
 func TestSendMailWithAttachments(t *testing.T) {
-	cert, pool := selfSigned(t)
-	srv := startSMTP(t, cert, smtpOpts{starttls: true, user: "hm", pass: "s3cret"})
-	c := &notify.SMTP{Host: "127.0.0.1", Port: srv.port(), Username: "hm", Password: "s3cret",
+	cert, pool := lab.SelfSigned(t)
+	srv := lab.StartSMTP(t, cert, lab.SMTPOptions{STARTTLS: true, User: "hm", Pass: "s3cret"})
+	c := &notify.SMTP{Host: "127.0.0.1", Port: srv.Port(), Username: "hm", Password: "s3cret",
 		From: "HallMonitor <hallmonitor@school.example>", To: []string{"dsl@school.example"},
 		TLSConfig: &tls.Config{RootCAs: pool}}
 	pdf := append([]byte("%PDF-1.3\n"), bytes.Repeat([]byte{0, 1, 2, 0xff}, 100)...)
@@ -36,7 +37,7 @@ func TestSendMailWithAttachments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].User != "hm" || !slices.Equal(msgs[0].To, []string{"slt@school.example"}) {
 		t.Fatalf("server got %+v", msgs)
 	}

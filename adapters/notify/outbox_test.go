@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hallmonitor/hallmonitor/adapters/lab"
 	"github.com/hallmonitor/hallmonitor/adapters/notify"
 	"github.com/hallmonitor/hallmonitor/adapters/store"
 	"github.com/hallmonitor/hallmonitor/daemon"
@@ -98,14 +99,14 @@ func assertNoPersonalData(t *testing.T, logs *observer.ObservedLogs, personal ..
 // admin) with growing backoff; when the server comes back it is delivered once.
 func TestOutboxSMTPOutageDelaysButNeverLoses(t *testing.T) {
 	ctx := context.Background()
-	cert, pool := selfSigned(t)
+	cert, pool := lab.SelfSigned(t)
 	st := openStore(t, filepath.Join(t.TempDir(), "hm.db"))
 	t.Cleanup(func() { _ = st.Close() })
 
 	// Reserve a port, then leave it closed: connection refused.
-	probe := startSMTP(t, cert, smtpOpts{})
-	addr, port := probe.addr(), probe.port()
-	probe.stop()
+	probe := lab.StartSMTP(t, cert, lab.SMTPOptions{})
+	addr, port := probe.Addr(), probe.Port()
+	probe.Stop()
 
 	clk := &clock{t: opened}
 	log, logs := observed()
@@ -136,11 +137,11 @@ func TestOutboxSMTPOutageDelaysButNeverLoses(t *testing.T) {
 		{"server back: delivered", time.Second, true, store.OutboxDelivered, 3, ""},
 		{"later rounds send nothing more", time.Hour, true, store.OutboxDelivered, 3, ""},
 	}
-	var srv *smtpServer
+	var srv *lab.SMTPServer
 	for _, s := range steps {
 		clk.Add(s.advance)
 		if s.serverUp && srv == nil {
-			srv = startSMTP(t, cert, smtpOpts{addr: addr, starttls: true, user: "hm", pass: "pw"})
+			srv = lab.StartSMTP(t, cert, lab.SMTPOptions{Addr: addr, STARTTLS: true, User: "hm", Pass: "pw"})
 		}
 		flush(t, o)
 		items := itemsOf(t, st, a.ID)
@@ -152,10 +153,10 @@ func TestOutboxSMTPOutageDelaysButNeverLoses(t *testing.T) {
 			t.Errorf("%s: item %s, %d attempts, error %q; want %s, %d, %q", s.name, it.State, it.Attempts, it.LastError, s.wantState, s.wantAttempts, s.wantErr)
 		}
 	}
-	if got := len(srv.messages()); got != 1 {
+	if got := len(srv.Messages()); got != 1 {
 		t.Fatalf("the DSL got %d e-mails, want exactly 1", got)
 	}
-	if _, body := readMail(t, srv.messages()[0].Data); !strings.Contains(body, mac1) {
+	if _, body := readMail(t, srv.Messages()[0].Data); !strings.Contains(body, mac1) {
 		t.Errorf("the DSL's own e-mail lacks the device MAC")
 	}
 	if logs.FilterMessage("notification attempt failed; will retry").Len() != 2 {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -10,110 +11,19 @@ import (
 	"mime/multipart"
 	"net"
 	"net/mail"
-	"net/textproto"
 	"os"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/hallmonitor/hallmonitor/adapters/lab"
 	"github.com/hallmonitor/hallmonitor/adapters/store"
 	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
 )
-
-// testSMTP is a plain ESMTP server on loopback that records every message it
-// accepts (enough of the protocol for net/smtp: EHLO, MAIL, RCPT, DATA, QUIT).
-type testSMTP struct {
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	msgs []testMail
-}
-
-type testMail struct {
-	To   []string
-	Data string
-}
-
-func startTestSMTP(t *testing.T, addr string) *testSMTP {
-	t.Helper()
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatalf("smtp listen %s: %v", addr, err)
-	}
-	s := &testSMTP{ln: ln}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
-				s.serve(c)
-			}()
-		}
-	}()
-	t.Cleanup(s.stop)
-	return s
-}
-
-func (s *testSMTP) stop() { _ = s.ln.Close(); s.wg.Wait() }
-
-func (s *testSMTP) messages() []testMail {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]testMail(nil), s.msgs...)
-}
-
-func (s *testSMTP) serve(conn net.Conn) {
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
-	tp := textproto.NewConn(conn)
-	_ = tp.PrintfLine("220 test.invalid ESMTP")
-	var cur *testMail
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO":
-			_ = tp.PrintfLine("250-test.invalid")
-			_ = tp.PrintfLine("250 8BITMIME")
-		case "MAIL":
-			cur = &testMail{}
-			_ = tp.PrintfLine("250 ok")
-		case "RCPT":
-			cur.To = append(cur.To, strings.Trim(strings.TrimPrefix(strings.ToUpper(arg[:3]), "TO:")+arg[3:], "<> "))
-			_ = tp.PrintfLine("250 ok")
-		case "DATA":
-			_ = tp.PrintfLine("354 go on")
-			b, err := io.ReadAll(tp.DotReader())
-			if err != nil {
-				return
-			}
-			cur.Data = string(b)
-			s.mu.Lock()
-			s.msgs = append(s.msgs, *cur)
-			s.mu.Unlock()
-			_ = tp.PrintfLine("250 queued")
-		case "QUIT":
-			_ = tp.PrintfLine("221 bye")
-			return
-		default:
-			_ = tp.PrintfLine("250 ok")
-		}
-	}
-}
 
 // attachments parses a multipart message into file name → content.
 func attachments(t *testing.T, raw string) (subject, body string, files map[string][]byte) {
@@ -208,13 +118,13 @@ func TestReportMailDailyExactlyOnce(t *testing.T) {
 	ctx := context.Background()
 	addr := freeAddr(t)
 	cfg := reportMailFixture(t, addr)
-	srv := startTestSMTP(t, addr)
+	srv := lab.StartSMTP(t, tls.Certificate{}, lab.SMTPOptions{Addr: addr})
 	m, st := openMailer(t, cfg)
 
 	if next := m.step(ctx, london(t, "2026-11-23 15:59")); !next.Equal(london(t, "2026-11-23 16:00")) {
 		t.Errorf("at 15:59 the next wake-up is %v, want 16:00 London", next)
 	}
-	if n := len(srv.messages()); n != 0 {
+	if n := len(srv.Messages()); n != 0 {
 		t.Fatalf("%d messages before 16:00", n)
 	}
 	next := m.step(ctx, london(t, "2026-11-23 16:00"))
@@ -222,7 +132,7 @@ func TestReportMailDailyExactlyOnce(t *testing.T) {
 		t.Errorf("after sending, next wake-up %v, want tomorrow 16:00", next)
 	}
 	m.step(ctx, london(t, "2026-11-23 16:05")) // the same day again: nothing new
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages on Monday, want 1", len(msgs))
 	}
@@ -248,13 +158,13 @@ func TestReportMailDailyExactlyOnce(t *testing.T) {
 	m, st = openMailer(t, cfg)
 	m.step(ctx, london(t, "2026-11-23 17:30"))
 	m.step(ctx, london(t, "2026-11-24 08:00")) // the next morning: Monday's is still within catch-up, and sent
-	if n := len(srv.messages()); n != 1 {
+	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("after a restart, %d messages, want still 1", n)
 	}
 
 	// Tuesday: the daemon was down at 16:00 and the mail server is out when it
 	// comes back at 16:40. The attempt is recorded and retried with backoff.
-	srv.stop()
+	srv.Stop()
 	retry := m.step(ctx, london(t, "2026-11-24 16:40"))
 	if want := london(t, "2026-11-24 16:41"); !retry.Equal(want) {
 		t.Errorf("retry at %v, want %v (1 minute after the first failure)", retry, want)
@@ -270,7 +180,7 @@ func TestReportMailDailyExactlyOnce(t *testing.T) {
 	if got := m.step(ctx, london(t, "2026-11-24 16:42")); !got.Equal(london(t, "2026-11-24 16:43")) {
 		t.Errorf("before the retry is due nothing is tried; next %v", got)
 	}
-	srv2 := startTestSMTP(t, addr) // the mail server is back
+	srv2 := lab.StartSMTP(t, tls.Certificate{}, lab.SMTPOptions{Addr: addr}) // the mail server is back
 	m.step(ctx, london(t, "2026-11-24 16:43"))
 	m.step(ctx, london(t, "2026-11-24 16:50"))
 	if err := st.Close(); err != nil {
@@ -279,7 +189,7 @@ func TestReportMailDailyExactlyOnce(t *testing.T) {
 	m, st = openMailer(t, cfg)
 	defer st.Close()
 	m.step(ctx, london(t, "2026-11-24 18:00"))
-	got := srv2.messages()
+	got := srv2.Messages()
 	if len(got) != 1 {
 		t.Fatalf("Tuesday: %d messages, want exactly 1", len(got))
 	}
@@ -292,7 +202,7 @@ func TestReportMailDailyExactlyOnce(t *testing.T) {
 	}
 	// Saturday is not a school day: nothing is sent.
 	m.step(ctx, london(t, "2026-11-28 16:30"))
-	if n := len(srv2.messages()); n != 1 {
+	if n := len(srv2.Messages()); n != 1 {
 		t.Errorf("%d messages after Saturday, want no report on a weekend", n)
 	}
 	audit, err := st.ListAudit(ctx, 50)
@@ -316,17 +226,17 @@ func TestReportMailTermlyOnLastDayOfTerm(t *testing.T) {
 	ctx := context.Background()
 	addr := freeAddr(t)
 	cfg := reportMailFixture(t, addr)
-	srv := startTestSMTP(t, addr)
+	srv := lab.StartSMTP(t, tls.Certificate{}, lab.SMTPOptions{Addr: addr})
 	m, st := openMailer(t, cfg)
 	defer st.Close()
 	m.step(ctx, london(t, "2026-12-17 16:00")) // Thursday: the daily report only
 	// The term's four episodes are the fixture's Friday 20 and Monday 23 November.
 	m.step(ctx, london(t, "2026-12-18 16:00")) // the term's last day
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 3 {
 		t.Fatalf("%d messages, want Thursday's and Friday's daily and the termly summary", len(msgs))
 	}
-	var termly *testMail
+	var termly *lab.SMTPMessage
 	for i := range msgs {
 		if strings.Join(msgs[i].To, ",") == "governors@spt.example" {
 			termly = &msgs[i]
@@ -350,7 +260,7 @@ func TestReportMailTermlyOnLastDayOfTerm(t *testing.T) {
 func TestReportMailRunStopsWithContext(t *testing.T) {
 	addr := freeAddr(t)
 	cfg := reportMailFixture(t, addr)
-	srv := startTestSMTP(t, addr)
+	srv := lab.StartSMTP(t, tls.Certificate{}, lab.SMTPOptions{Addr: addr})
 	st, err := store.Open(context.Background(), dbPath(cfg), cfg.School.SiteID, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
@@ -365,11 +275,11 @@ func TestReportMailRunStopsWithContext(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
 	deadline := time.Now().Add(15 * time.Second)
-	for len(srv.messages()) == 0 && time.Now().Before(deadline) {
+	for len(srv.Messages()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if len(srv.messages()) != 1 {
-		t.Fatalf("%d messages by the scaled 16:00", len(srv.messages()))
+	if len(srv.Messages()) != 1 {
+		t.Fatalf("%d messages by the scaled 16:00", len(srv.Messages()))
 	}
 	cancel()
 	select {
