@@ -61,6 +61,20 @@ func nasConn(t testing.TB, from string, to net.Addr) *net.UDPConn {
 	return c
 }
 
+// settledStats returns the listener's counters once done says they are
+// complete, or after 2 s: a response is counted after the write that the
+// NAS may already have read (CI saw Responses 3 of 4 for that instant).
+func settledStats(l *Listener, done func(Stats) bool) Stats {
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		st := l.Stats()
+		if done(st) || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // exchange sends b and waits up to wait for an authentic Accounting-Response.
 func exchange(t testing.TB, c *net.UDPConn, b, sec []byte, wait time.Duration) bool {
 	t.Helper()
@@ -121,7 +135,7 @@ func TestListenerSession(t *testing.T) {
 			t.Errorf("step %d: %+v", i+1, o)
 		}
 	}
-	if st := rr.l.Stats(); st.Observations != 4 || st.Responses != 4 {
+	if st := settledStats(rr.l, func(st Stats) bool { return st.Responses == 4 }); st.Observations != 4 || st.Responses != 4 {
 		t.Errorf("stats %+v", st)
 	}
 }
@@ -201,7 +215,7 @@ func TestListenerRetransmission(t *testing.T) {
 		t.Fatalf("retransmission became a second observation: %+v", o)
 	case <-time.After(100 * time.Millisecond):
 	}
-	if st := rr.l.Stats(); st.Duplicates != 1 || st.Responses != 2 {
+	if st := settledStats(rr.l, func(st Stats) bool { return st.Responses == 2 }); st.Duplicates != 1 || st.Responses != 2 {
 		t.Errorf("stats %+v", st)
 	}
 }
