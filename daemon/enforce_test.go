@@ -49,6 +49,26 @@ func (f *fakeEnforcer) last(t *testing.T, n int) []Block {
 	return nil
 }
 
+// first waits for the first desired set that ok accepts and returns how many
+// sets the firewall had got by then, and that set.
+func (f *fakeEnforcer) first(t *testing.T, ok func([]Block) bool) (int, []Block) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		for i, s := range f.sets {
+			if ok(s) {
+				f.mu.Unlock()
+				return i + 1, s
+			}
+		}
+		f.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the firewall never got the desired set")
+	return 0, nil
+}
+
 // Block decisions reach the firewall as one desired set; registered school
 // devices, allowlisted MACs and unprotected VLANs are never blocked, whatever a
 // rule says; leaving the breach removes the block.
@@ -177,11 +197,13 @@ func TestEnforcementResync(t *testing.T) {
 		o.Safety = Safety{ProtectedVLANs: map[uint16]bool{30: true}}
 	})
 	h.observe(t, phoneDHCP("da:a1:19:00:00:31", "10.30.10.31", at(9, 0)))
-	first := fw.last(t, 1)
+	// A resync of the (empty) set restored at start may come before the
+	// phone's decision: wait for the first set with the phone in it.
+	n, first := fw.first(t, func(b []Block) bool { return len(b) > 0 })
 	if len(first) != 1 {
 		t.Fatalf("desired set %+v, want the phone", first)
 	}
-	again := fw.last(t, 4) // three resyncs later
+	again := fw.last(t, n+3) // three resyncs later
 	if len(again) != 1 || again[0].MAC != first[0].MAC {
 		t.Errorf("a resync applied %+v, want the same set %+v", again, first)
 	}
