@@ -45,12 +45,11 @@ func outboxFor(cfg *config.Config, st *store.Store, log *zap.Logger) (*notify.Ou
 	return o, nil
 }
 
-// notifyOpened hands every newly opened alert to the outbox. The engine has
-// committed the alert before publishing it; the outbox commits its delivery rows
-// before sending, and its sweep catches any event a slow subscriber missed.
-func notifyOpened(ctx context.Context, eng *daemon.Engine, o *notify.Outbox, log *zap.Logger) error {
-	events, cancel := eng.Subscribe()
-	defer cancel()
+// notifyOpened hands every newly opened alert from events (the engine's, subscribed
+// before it started) to the outbox. The engine has committed the alert before
+// publishing it; the outbox commits its delivery rows before sending, and its
+// sweep catches any event a slow subscriber missed.
+func notifyOpened(ctx context.Context, events <-chan daemon.Event, o *notify.Outbox, log *zap.Logger) error {
 	for {
 		select {
 		case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/hallmonitor/hallmonitor/daemon"
 	"github.com/hallmonitor/hallmonitor/daemon/config"
@@ -80,7 +81,7 @@ storage: {data_dir: %s}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, serveOpts{cfg: cfg, log: zap.NewNop(), sources: map[string]daemon.Source{"test": src},
+		done <- serve(ctx, serveOpts{cfg: cfg, log: zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)), sources: map[string]daemon.Source{"test": src},
 			listen: "127.0.0.1:0", notifier: nil})
 	}()
 	defer func() {

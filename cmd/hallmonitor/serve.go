@@ -160,6 +160,19 @@ func serve(ctx context.Context, o serveOpts) error {
 	if err != nil {
 		return err
 	}
+	outbox, err := outboxFor(cfg, st, log.Named("notify"))
+	if err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	var opened <-chan daemon.Event
+	if outbox != nil {
+		// Subscribed before the engine starts: an alert opened by the first
+		// observations after a (re)start is mailed within seconds, not at the
+		// outbox's next sweep a minute later (a test caught the race).
+		var unsubscribe func()
+		opened, unsubscribe = eng.Subscribe()
+		defer unsubscribe()
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return eng.Run(gctx) })
 	g.Go(func() error {
@@ -189,13 +202,9 @@ func serve(ctx context.Context, o serveOpts) error {
 	for _, run := range o.services {
 		g.Go(func() error { return run(gctx) })
 	}
-	outbox, err := outboxFor(cfg, st, log.Named("notify"))
-	if err != nil {
-		return fmt.Errorf("alerting: %w", err)
-	}
 	if outbox != nil {
 		g.Go(func() error { return outbox.Run(gctx) })
-		g.Go(func() error { return notifyOpened(gctx, eng, outbox, log.Named("notify")) })
+		g.Go(func() error { return notifyOpened(gctx, opened, outbox, log.Named("notify")) })
 		if after := cfg.Alerting.EscalateAfter; after > 0 {
 			g.Go(func() error { return escalate(gctx, st, outbox, after, log.Named("notify")) })
 		}
