@@ -172,7 +172,33 @@ func TestRunSurvivesBadReloadAndStopsOnSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	w.waitFor(t, "configuration reloaded", n)
+	n = w.waitFor(t, "configuration reloaded", n)
+	w.mu.Lock()
+	applied := w.lines[n-1]
+	w.mu.Unlock()
+	if strings.Contains(applied, "restart") {
+		t.Errorf("the same file reloaded asks for a restart: %s", applied)
+	}
+
+	// A section a reload does not apply (enforcement's safety valve): the
+	// reload says so and names it, rather than "reloaded" alone.
+	valve := strings.Replace(good, "max_block_share: 0.3", "max_block_share: 0.25", 1)
+	if valve == good {
+		t.Fatal("the example configuration has no max_block_share: 0.3 to change")
+	}
+	if err := os.WriteFile(cfgPath, []byte(valve), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	n = w.waitFor(t, "take effect only after a restart", n)
+	w.mu.Lock()
+	pending := w.lines[n-1]
+	w.mu.Unlock()
+	if !strings.Contains(pending, "enforcement") || strings.Contains(pending, "alerting") {
+		t.Errorf("the reload names the wrong sections: %s", pending)
+	}
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

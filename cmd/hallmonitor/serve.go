@@ -270,6 +270,16 @@ func reloadOnHUP(ctx context.Context, o serveOpts, eng *daemon.Engine, st *store
 		if err := exemptions.rebase(ctx, next.Policy); err != nil {
 			return err
 		}
+		// The running daemon keeps the other sections as it started with them:
+		// say so, or an admin who changed the DSL's address believes it applied.
+		if pending := o.cfg.RestartNeeded(next); len(pending) > 0 {
+			list := strings.Join(pending, ", ")
+			o.log.Warn("configuration reloaded (policy applied); these sections changed and take effect only after a restart",
+				zap.String("file", next.Source), zap.Strings("restart_needed", pending))
+			audit(ctx, st, o.log, o.cfg.School.SiteID, "config.reload", next.Source, "", "ok; restart needed for: "+list)
+			_ = o.notifier.Ready("configuration reloaded; restart to apply " + list)
+			continue
+		}
 		o.log.Info("configuration reloaded", zap.String("file", next.Source))
 		audit(ctx, st, o.log, o.cfg.School.SiteID, "config.reload", next.Source, "", "ok")
 		_ = o.notifier.Ready("configuration reloaded")

@@ -79,6 +79,30 @@ type Config struct {
 	importWarnings []policy.Warning // bad rows in register_import files
 
 	reviewPos policy.Pos // where school.policy_review_due (or review_by) is
+
+	// restartOnly holds, per section a reload does not apply, its YAML as
+	// written (re-encoded), so a reload can say which of them changed.
+	restartOnly map[string]string
+}
+
+// RestartOnlySections are the top-level sections a reload (SIGHUP) does not
+// apply: the running daemon keeps the values it started with. A reload applies
+// the policy (zones, roles, rules, register, register_import, calendar).
+var RestartOnlySections = []string{"school", "timezone", "interfaces", "enforcement", "alerting",
+	"dashboard", "storage", "logging", "location", "feeds", "bypass", "dnsguard", "fingerprints", "reports"}
+
+// RestartNeeded names the sections of next, among RestartOnlySections, that
+// differ from c (added, removed or edited), in that order: what a reload from
+// c to next leaves to the next restart. Files a section names (password_file,
+// fingerprints.external) are compared by name, not content.
+func (c *Config) RestartNeeded(next *Config) []string {
+	var changed []string
+	for _, k := range RestartOnlySections {
+		if c.restartOnly[k] != next.restartOnly[k] {
+			changed = append(changed, k)
+		}
+	}
+	return changed
 }
 
 // School identifies the site.
@@ -283,6 +307,7 @@ func ParseWithFiles(name string, data []byte, read policy.ReadFile) (*Config, er
 	if root.Kind != yaml.MappingNode {
 		return nil, withFile(name, d.Errors())
 	}
+	c.restartOnly = restartOnlyText(root)
 	d.Require(root, seen, "configuration", "school", "interfaces")
 
 	loc := time.UTC
@@ -683,4 +708,37 @@ func logging(d *yamlstrict.Decoder, n *yaml.Node, l *Logging) {
 			}
 		},
 	})
+}
+
+// restartOnlyText re-encodes each restart-only section of the root mapping, so
+// comments, layout and key quoting do not count as changes.
+func restartOnlyText(root *yaml.Node) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i].Value
+		if !slices.Contains(RestartOnlySections, k) {
+			continue
+		}
+		b, err := yaml.Marshal(stripComments(root.Content[i+1]))
+		if err != nil {
+			b = []byte(fmt.Sprintf("unencodable section at line %d", root.Content[i+1].Line)) // counts as changed when it moves
+		}
+		m[k] = string(b)
+	}
+	return m
+}
+
+// stripComments returns a copy of n without comments or styles (flow or
+// block, quoted or plain: the values are what count).
+func stripComments(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.HeadComment, c.LineComment, c.FootComment = "", "", ""
+	c.Style = 0
+	if len(n.Content) > 0 {
+		c.Content = make([]*yaml.Node, len(n.Content))
+		for i, k := range n.Content {
+			c.Content[i] = stripComments(k)
+		}
+	}
+	return &c
 }

@@ -255,3 +255,40 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A reload applies the policy; for the other sections it must say which ones
+// changed, so an admin who edits the DSL's e-mail address and reloads is told
+// to restart instead of believing it applied.
+func TestRestartNeeded(t *testing.T) {
+	base := minimal + "alerting:\n  throttle: 10m # DSL asked for this\n  webhooks: [{name: dsl, kind: generic, url: \"https://hooks.example.test/dsl\"}]\n  routes: {\"*\": [dsl]}\n"
+	tests := []struct {
+		name string
+		next string
+		want []string
+	}{
+		{"same file", base, nil},
+		{"comments and layout only", strings.Replace(base, "  throttle: 10m # DSL asked for this\n", "  throttle: \"10m\"\n", 1), nil},
+		{"policy only (a reload applies it)", strings.Replace(base, "name: hall", "name: main-hall", 1), nil},
+		{"webhook address", strings.Replace(base, "hooks.example.test/dsl", "hooks.example.test/deputy", 1), []string{"alerting"}},
+		{"section added", base + "storage: {retention: 30d}\n", []string{"storage"}},
+		{"section removed", minimal, []string{"alerting"}},
+		{"two sections, in section order", strings.Replace(base, "site_id: test-01", "site_id: test-02", 1) +
+			"enforcement: {mode: enforce, protect: [{vlan: 30, interface: eth1.30}]}\n", []string{"school", "enforcement"}},
+		{"interface", strings.Replace(base, "name: eth1", "name: eth2", 1), []string{"interfaces"}},
+	}
+	old, err := config.Parse("hm.yaml", []byte(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			next, err := config.Parse("hm.yaml", []byte(tc.next))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := old.RestartNeeded(next); !slices.Equal(got, tc.want) {
+				t.Errorf("RestartNeeded = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
