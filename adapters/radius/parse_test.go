@@ -221,7 +221,7 @@ func TestGlobNoBlowUp(t *testing.T) {
 	if globMatch("*a*a*a*a*a*a*a*a*a*a*b", id) {
 		t.Fatal("matched")
 	}
-	if d := time.Since(start); d > 100*time.Millisecond {
+	if d := time.Since(start); d > 2*time.Second { // backtracking would take far longer than any loaded machine
 		t.Fatalf("took %v", d)
 	}
 }
