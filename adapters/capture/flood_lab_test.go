@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hallmonitor/hallmonitor/adapters/lab"
@@ -43,22 +41,6 @@ func (f *floodAlerts) GetAlert(context.Context, string) (daemon.Alert, error) {
 func (f *floodAlerts) OpenAlerts(context.Context) ([]daemon.Alert, error)   { return nil, nil }
 func (f *floodAlerts) AppendAudit(context.Context, daemon.AuditEntry) error { return nil }
 
-func discover(mac net.HardwareAddr, xid uint32) ([]byte, error) {
-	eth := &layers.Ethernet{SrcMAC: mac, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeDot1Q}
-	tag := &layers.Dot1Q{VLANIdentifier: 30, Type: layers.EthernetTypeIPv4}
-	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4zero, DstIP: net.IPv4bcast}
-	udp := &layers.UDP{SrcPort: 68, DstPort: 67}
-	_ = udp.SetNetworkLayerForChecksum(ip4)
-	dhcp := &layers.DHCPv4{Operation: layers.DHCPOpRequest, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6, Xid: xid,
-		ClientHWAddr: mac, Options: []layers.DHCPOption{
-			layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeDiscover)}),
-			layers.NewDHCPOption(layers.DHCPOptParamsRequest, []byte{1, 3, 6, 15}),
-		}}
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, tag, ip4, udp, dhcp)
-	return buf.Bytes(), err
-}
-
 func rssMiB(t *testing.T) float64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -87,7 +69,7 @@ func TestLabDHCPFloodAggregated(t *testing.T) {
 	frames := make([][]byte, 0, floodSize)
 	for i := range floodSize {
 		mac := net.HardwareAddr{0x02, 0x5a, byte(i >> 16), byte(i >> 8), byte(i), 0x01}
-		f, err := discover(mac, uint32(i))
+		f, err := lab.FloodDiscover(mac, uint32(i))
 		if err != nil {
 			t.Fatal(err)
 		}

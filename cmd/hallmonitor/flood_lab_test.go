@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/gopacket"
-	"github.com/google/gopacket/layers"
 	"go.uber.org/zap"
 
 	"github.com/hallmonitor/hallmonitor/adapters/lab"
@@ -61,7 +59,7 @@ logging: {level: info, format: json}
 	const floodSize = 100_000
 	frames := make([][]byte, 0, floodSize)
 	for i := range floodSize {
-		f, err := floodDiscover(net.HardwareAddr{0x02, 0x5b, byte(i >> 16), byte(i >> 8), byte(i), 0x01}, uint32(i))
+		f, err := lab.FloodDiscover(net.HardwareAddr{0x02, 0x5b, byte(i >> 16), byte(i >> 8), byte(i), 0x01}, uint32(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -122,23 +120,6 @@ logging: {level: info, format: json}
 	if len(alerts) > daemon.DefaultFloodRate+10 {
 		t.Errorf("%d alerts from one flood: the DSL must not be buried", len(alerts))
 	}
-}
-
-// floodDiscover is a DHCP DISCOVER from mac on VLAN 30, as a starvation tool sends it.
-func floodDiscover(mac net.HardwareAddr, xid uint32) ([]byte, error) {
-	eth := &layers.Ethernet{SrcMAC: mac, DstMAC: layers.EthernetBroadcast, EthernetType: layers.EthernetTypeDot1Q}
-	tag := &layers.Dot1Q{VLANIdentifier: 30, Type: layers.EthernetTypeIPv4}
-	ip4 := &layers.IPv4{Version: 4, TTL: 64, Protocol: layers.IPProtocolUDP, SrcIP: net.IPv4zero, DstIP: net.IPv4bcast}
-	udp := &layers.UDP{SrcPort: 68, DstPort: 67}
-	_ = udp.SetNetworkLayerForChecksum(ip4)
-	dhcp := &layers.DHCPv4{Operation: layers.DHCPOpRequest, HardwareType: layers.LinkTypeEthernet, HardwareLen: 6, Xid: xid,
-		ClientHWAddr: mac, Options: []layers.DHCPOption{
-			layers.NewDHCPOption(layers.DHCPOptMessageType, []byte{byte(layers.DHCPMsgTypeDiscover)}),
-			layers.NewDHCPOption(layers.DHCPOptParamsRequest, []byte{1, 3, 6, 15}),
-		}}
-	buf := gopacket.NewSerializeBuffer()
-	err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, eth, tag, ip4, udp, dhcp)
-	return buf.Bytes(), err
 }
 
 // procStatusMiB reads a kB field of /proc/PID/status in MiB.
